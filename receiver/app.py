@@ -1,0 +1,72 @@
+"""The application factory and the lifespan that owns every resource."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
+
+from receiver import api, callbacks, health
+from receiver.apikeys import ApiKeys
+from receiver.credentials import CallbackCredentials
+from receiver.responses import EXCEPTION_HANDLERS
+from receiver.services import Services
+from receiver.settings import Settings
+from storage.engine import make_engine
+from storage.errors import StorageError
+from storage.migrations import check_ready
+from storage.writer import EventWriter
+
+log = logging.getLogger("flowtrack.app")
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the flowtrack app for ``settings``; resources start with its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        writer = EventWriter(engine, max_batch_events=settings.writer_max_batch_events)
+        writer.start()
+        app.state.services = Services(
+            settings=settings,
+            engine=engine,
+            writer=writer,
+            callback_credentials=CallbackCredentials.from_settings(settings),
+            api_keys=ApiKeys(
+                settings.api_keys, settings.api_read_keys, insecure=settings.insecure_api
+            ),
+        )
+        try:
+            revision = await run_in_threadpool(check_ready, engine)
+        except StorageError as exc:
+            # Keep serving: /readyz says what is wrong, and it may heal (database restart).
+            log.warning(str(exc), extra={"action": "app.not_ready"})
+        else:
+            log.info(
+                "flowtrack started",
+                extra={
+                    "action": "app.started",
+                    "database": engine.url.render_as_string(hide_password=True),
+                    "migration": revision,
+                },
+            )
+        try:
+            yield
+        finally:
+            await run_in_threadpool(writer.close)
+            engine.dispose()
+            log.info("flowtrack stopped", extra={"action": "app.stopped"})
+
+    routes = [
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/webhooks/genesys", callbacks.receive_callback, methods=["POST"]),
+        Route("/api/v1/events", api.get_events, methods=["GET"]),
+        Route("/api/v1/dead-letters", api.get_dead_letters, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)

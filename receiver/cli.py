@@ -1,0 +1,100 @@
+"""The ``flowtrack`` command: serve, migrate, sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from receiver.errors import FlowtrackError
+from receiver.logs import configure_logging
+from receiver.settings import Settings
+from storage.errors import StorageError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flowtrack`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.run(args)
+    except (FlowtrackError, StorageError) as exc:
+        print(f"flowtrack: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowtrack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the web app (uvicorn)")
+    serve.add_argument("--host", default="0.0.0.0", help="interface to bind (default 0.0.0.0)")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8000")),
+        help="port (default: $PORT, else 8000)",
+    )
+    serve.add_argument(
+        "--migrate", action="store_true", help="apply database migrations before serving"
+    )
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.set_defaults(run=_migrate)
+
+    sandbox = commands.add_parser("sandbox", help="run the local Genesys Cloud sandbox")
+    try:
+        from sandbox import cli as sandbox_cli
+    except ImportError:  # the sandbox package is optional at runtime
+        sandbox_cli = None  # type: ignore[assignment]
+    if sandbox_cli is not None and hasattr(sandbox_cli, "add_arguments"):
+        sandbox_cli.add_arguments(sandbox)
+        sandbox.set_defaults(run=sandbox_cli.run)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from receiver.app import create_app
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    if args.migrate:
+        _upgrade(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=settings.access_log,
+        proxy_headers=True,
+        server_header=False,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    revision = _upgrade(settings)
+    print(f"database is at migration {revision}")
+    return 0
+
+
+def _upgrade(settings: Settings) -> str:
+    from storage.engine import make_engine
+    from storage.migrations import check_ready, upgrade
+
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        return check_ready(engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,27 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from receiver.responses import JSONResponse
+from receiver.services import services
+from storage.errors import StorageError
+from storage.migrations import check_ready
+
+
+async def healthz(request: Request) -> Response:
+    """The process is alive and serving."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """The database is reachable and migrated to the revision this code expects."""
+    found = services(request)
+    try:
+        revision = await run_in_threadpool(check_ready, found.engine)
+    except StorageError as exc:
+        return JSONResponse({"status": "not_ready", "reason": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ready", "migration": revision})

@@ -1,0 +1,94 @@
+"""Query-string parsing for list endpoints: opaque cursors, limits, filters."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.datastructures import QueryParams
+
+from receiver.errors import FlowtrackError
+from receiver.fields import parse_timestamp
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+class InvalidQuery(FlowtrackError):
+    """A query parameter is malformed; ``detail`` lists each one."""
+
+    status = 400
+    code = "invalid_query"
+
+
+class Query:
+    """Reads query parameters, collecting every problem before failing once."""
+
+    def __init__(self, params: QueryParams, allowed: tuple[str, ...]) -> None:
+        self.params = params
+        self.problems: list[dict[str, str]] = []
+        for name in params:
+            if name not in allowed:
+                self.problems.append(
+                    {"field": name, "problem": f"unknown parameter; allowed: {', '.join(allowed)}"}
+                )
+
+    def text(self, name: str, choices: tuple[str, ...] = ()) -> str | None:
+        value = self.params.get(name)
+        if value is None or value == "":
+            return None
+        if choices and value not in choices:
+            self.problems.append(
+                {"field": name, "problem": f"expected one of {', '.join(choices)}"}
+            )
+            return None
+        return value
+
+    def timestamp(self, name: str) -> datetime | None:
+        value = self.params.get(name)
+        if not value:
+            return None
+        parsed = parse_timestamp(value)
+        if parsed is None:
+            self.problems.append(
+                {
+                    "field": name,
+                    "problem": "expected an ISO-8601 timestamp, e.g. 2026-03-02T10:15:00Z",
+                }
+            )
+        return parsed
+
+    def limit(self) -> int:
+        value = self.params.get("limit")
+        if not value:
+            return DEFAULT_LIMIT
+        if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+            self.problems.append({"field": "limit", "problem": f"expected 1 to {MAX_LIMIT}"})
+            return DEFAULT_LIMIT
+        return int(value)
+
+    def cursor(self) -> Any:
+        value = self.params.get("cursor")
+        if not value:
+            return None
+        try:
+            return orjson.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        except (binascii.Error, ValueError):
+            self.problems.append({"field": "cursor", "problem": "not a cursor this API issued"})
+            return None
+
+    def reject_cursor(self) -> None:
+        self.problems.append({"field": "cursor", "problem": "not a cursor this API issued"})
+
+    def check(self) -> None:
+        if self.problems:
+            first = self.problems[0]
+            raise InvalidQuery(f"{first['field']}: {first['problem']}", detail=self.problems)
+
+
+def encode_cursor(value: Any) -> str:
+    """An opaque, URL-safe cursor."""
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")

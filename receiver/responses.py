@@ -1,0 +1,72 @@
+"""JSON responses, and the one place where errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from receiver.errors import FlowtrackError
+from storage.errors import SchemaNotReady, StorageError, StorageUnavailable
+
+log = logging.getLogger("flowtrack.http")
+
+# How long a client should wait before retrying while the database is unavailable.
+RETRY_AFTER_SECONDS = 5
+
+
+class JSONResponse(Response):
+    """A JSON response rendered by orjson (datetimes in ISO-8601 UTC)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, default=_default)
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """ISO-8601 UTC with a Z, the one timestamp format of the API."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+async def flowtrack_error(request: Request, exc: Exception) -> Response:
+    """FlowtrackError → its status and ``{"error", "message", "detail"?}``."""
+    assert isinstance(exc, FlowtrackError)
+    if exc.status >= 500:
+        log.error(
+            exc.message, extra={"action": "http.error", "path": request.url.path, "code": exc.code}
+        )
+    headers = getattr(exc, "headers", None)
+    return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+
+
+async def storage_error(request: Request, exc: Exception) -> Response:
+    """Database trouble → 503 with Retry-After when transient, else 500."""
+    if isinstance(exc, StorageUnavailable | SchemaNotReady):
+        log.warning(
+            str(exc), extra={"action": "http.storage_unavailable", "path": request.url.path}
+        )
+        return JSONResponse(
+            {"error": "storage_unavailable", "message": str(exc)},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    log.error(str(exc), extra={"action": "http.storage_error", "path": request.url.path})
+    return JSONResponse({"error": "storage_error", "message": str(exc)}, status_code=500)
+
+
+EXCEPTION_HANDLERS = {FlowtrackError: flowtrack_error, StorageError: storage_error}
+
+__all__ = ["EXCEPTION_HANDLERS", "JSONResponse", "StorageError", "timestamp"]

@@ -1,0 +1,30 @@
+"""The resources the lifespan owns, handed to request handlers through app state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from starlette.requests import Request
+
+from receiver.apikeys import ApiKeys
+from receiver.credentials import CallbackCredentials
+from receiver.settings import Settings
+from storage.writer import EventWriter
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a request handler may use; built once per app start."""
+
+    settings: Settings
+    engine: Engine
+    writer: EventWriter
+    callback_credentials: CallbackCredentials
+    api_keys: ApiKeys
+
+
+def services(request: Request) -> Services:
+    """The running app's services."""
+    found: Services = request.app.state.services
+    return found

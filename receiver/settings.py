@@ -1,0 +1,183 @@
+"""Settings: read once from ``FLOWTRACK_*`` environment variables, validated, passed down.
+
+Nothing else in flowtrack reads the environment. A bad value stops the process at start
+with a message that names the variable and says what is expected.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from sqlalchemy.engine import URL
+
+from receiver.errors import FlowtrackError
+from storage.engine import DEFAULT_DATABASE_URL, database_url
+from storage.errors import InvalidDatabaseURL
+
+PREFIX = "FLOWTRACK_"
+T = TypeVar("T")
+
+
+class SettingsError(FlowtrackError):
+    """One or more ``FLOWTRACK_*`` variables are missing or invalid."""
+
+    code = "invalid_settings"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class WebhookSecret:
+    """A Standard Webhooks signing secret (``whsec_<base64>``), decoded."""
+
+    key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting flowtrack has; see the README's configuration table."""
+
+    database_url: URL = field(default_factory=lambda: database_url(DEFAULT_DATABASE_URL))
+    sqlite_synchronous: Literal["full", "normal"] = "full"
+    callback_tokens: tuple[str, ...] = field(default=(), repr=False)
+    webhook_secrets: tuple[WebhookSecret, ...] = field(default=(), repr=False)
+    webhook_tolerance_seconds: int = 300
+    insecure_callbacks: bool = False
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    api_read_keys: tuple[str, ...] = field(default=(), repr=False)
+    insecure_api: bool = False
+    max_body_bytes: int = 1024 * 1024
+    writer_max_batch_events: int = 5000
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    access_log: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``), or raise SettingsError."""
+        reader = _Reader(os.environ if environ is None else environ)
+        settings = cls(
+            database_url=reader.get("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
+            sqlite_synchronous=reader.get("SQLITE_SYNCHRONOUS", _synchronous, "full"),
+            callback_tokens=reader.get("CALLBACK_TOKENS", _tokens, ""),
+            webhook_secrets=reader.get("WEBHOOK_SECRETS", _secrets, ""),
+            webhook_tolerance_seconds=reader.get("WEBHOOK_TOLERANCE_SECONDS", _positive_int, "300"),
+            insecure_callbacks=reader.get("INSECURE_CALLBACKS", _flag, "0"),
+            api_keys=reader.get("API_KEYS", _tokens, ""),
+            api_read_keys=reader.get("API_READ_KEYS", _tokens, ""),
+            insecure_api=reader.get("INSECURE_API", _flag, "0"),
+            max_body_bytes=reader.get("MAX_BODY_BYTES", _positive_int, str(1024 * 1024)),
+            writer_max_batch_events=reader.get("WRITER_MAX_BATCH_EVENTS", _positive_int, "5000"),
+            log_level=reader.get(
+                "LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"
+            ),
+            log_format=reader.get("LOG_FORMAT", _log_format, "json"),
+            access_log=reader.get("ACCESS_LOG", _flag, "0"),
+        )
+        if not (
+            settings.callback_tokens or settings.webhook_secrets or settings.insecure_callbacks
+        ):
+            reader.problems.append(
+                "FLOWTRACK_CALLBACK_TOKENS or FLOWTRACK_WEBHOOK_SECRETS: set at least one "
+                "(or FLOWTRACK_INSECURE_CALLBACKS=1 to accept unauthenticated callbacks "
+                "in development)"
+            )
+        if not settings.api_keys and not settings.api_read_keys and not settings.insecure_api:
+            reader.problems.append(
+                "FLOWTRACK_API_KEYS or FLOWTRACK_API_READ_KEYS: set at least one "
+                "(or FLOWTRACK_INSECURE_API=1 to serve the API without keys in development)"
+            )
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return settings
+
+
+class _Reader:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def get(self, name: str, parse: Callable[[str], T], default: str) -> T:
+        raw = self.environ.get(PREFIX + name, default)
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            self.problems.append(f"{PREFIX}{name}: {exc}")
+            return parse(default)
+
+
+def _database_url(raw: str) -> URL:
+    try:
+        return database_url(raw)
+    except InvalidDatabaseURL as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _choice(*allowed: str, upper: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().upper() if upper else raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _synchronous(raw: str) -> Literal["full", "normal"]:
+    value = _choice("full", "normal")(raw)
+    return "full" if value == "full" else "normal"
+
+
+def _log_format(raw: str) -> Literal["json", "text"]:
+    value = _choice("json", "text")(raw)
+    return "json" if value == "json" else "text"
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"expected a number above 0, got {value}")
+    return value
+
+
+def _tokens(raw: str) -> tuple[str, ...]:
+    tokens = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for token in tokens:
+        if len(token) < 16:
+            # Never echo the token itself: this message ends up in logs.
+            raise ValueError("every token must be at least 16 characters long")
+    return tokens
+
+
+def _secrets(raw: str) -> tuple[WebhookSecret, ...]:
+    secrets = []
+    for position, part in enumerate((p.strip() for p in raw.split(",") if p.strip()), 1):
+        if not part.startswith("whsec_"):
+            raise ValueError(f"secret #{position} must have the form whsec_<base64>")
+        try:
+            key = base64.b64decode(part.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"secret #{position} is not valid base64 after whsec_") from None
+        if len(key) < 16:
+            raise ValueError(f"secret #{position} is shorter than 16 bytes")
+        secrets.append(WebhookSecret(key))
+    return tuple(secrets)

@@ -1,0 +1,75 @@
+"""Read queries over stored events and dead letters (Core statements, run in threads)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Select, select, tuple_
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from storage.errors import StorageError, StorageUnavailable
+from storage.tables import DeadLetter, Event
+
+events = Event.__table__  # type: ignore[attr-defined]
+dead_letters = DeadLetter.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events to list; every given field must match."""
+
+    conversation_id: str | None = None
+    flow_execution_id: str | None = None
+    launch_id: str | None = None
+    flow_id: str | None = None
+    kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_events(
+    engine: Engine,
+    where: EventFilter,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 100,
+) -> Sequence[RowMapping]:
+    """Events in history order (occurredAt, then arrival), after the cursor position."""
+    statement: Select[Any] = select(events)
+    for column in ("conversation_id", "flow_execution_id", "launch_id", "flow_id", "kind"):
+        value = getattr(where, column)
+        if value is not None:
+            statement = statement.where(events.c[column] == value)
+    if where.since is not None:
+        statement = statement.where(events.c.occurred_at >= where.since)
+    if where.until is not None:
+        statement = statement.where(events.c.occurred_at < where.until)
+    if after is not None:
+        statement = statement.where(tuple_(events.c.occurred_at, events.c.id) > tuple_(*after))
+    statement = statement.order_by(events.c.occurred_at, events.c.id).limit(limit)
+    return _fetch(engine, statement)
+
+
+def list_dead_letters(
+    engine: Engine, *, before: int | None = None, limit: int = 100
+) -> Sequence[RowMapping]:
+    """Dead letters, newest first, older than the cursor id."""
+    statement: Select[Any] = select(dead_letters)
+    if before is not None:
+        statement = statement.where(dead_letters.c.id < before)
+    statement = statement.order_by(dead_letters.c.id.desc()).limit(limit)
+    return _fetch(engine, statement)
+
+
+def _fetch(engine: Engine, statement: Select[Any]) -> Sequence[RowMapping]:
+    try:
+        with engine.connect() as connection:
+            return connection.execute(statement).mappings().all()
+    except OperationalError as exc:
+        raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
+    except SQLAlchemyError as exc:
+        raise StorageError(f"query failed: {exc.__class__.__name__}") from exc

@@ -1,0 +1,113 @@
+"""The tables flowtrack stores, as SQLModel models.
+
+The schema itself is only ever created by the Alembic migrations under ``alembic/``;
+these models describe it for queries, and a test proves the two do not drift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, LargeBinary, String, Text, text
+from sqlmodel import Field, SQLModel
+
+from storage.columns import BigIntegerKey, UTCDateTime
+
+# Naming convention so constraint names are the same on SQLite and PostgreSQL and
+# migrations can refer to them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _partial(name: str, *columns: str) -> Index:
+    """Index only rows where the first column is set: lookups are by equality on it."""
+    where = text(f"{columns[0]} IS NOT NULL")
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
+def _primary_key() -> Column[int]:
+    return Column(BigIntegerKey, primary_key=True, autoincrement=True)
+
+
+def _lookup_index(name: str, column: str) -> Index:
+    """Events by one correlation key, in history order (occurred_at, then arrival)."""
+    return _partial(name, column, "occurred_at", "id")
+
+
+class Event(SQLModel, table=True):
+    """One canonical flow event, whatever source it came from.
+
+    ``id`` is the arrival order; ``dedupe_key`` (a 16-byte digest of the source's
+    identity for the event) makes every delivery after the first a no-op.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_occurred_at", "occurred_at", "id"),
+        _lookup_index("ix_events_conversation", "conversation_id"),
+        _lookup_index("ix_events_execution", "flow_execution_id"),
+        _lookup_index("ix_events_launch", "launch_id"),
+        _lookup_index("ix_events_flow", "flow_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=_primary_key())
+    dedupe_key: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False, unique=True))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    source: str = Field(sa_column=Column(String(16), nullable=False))
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    launch_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    flow_execution_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    conversation_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    flow_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    flow_version: str | None = Field(default=None, sa_column=Column(String(64)))
+    node_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    node_type: str | None = Field(default=None, sa_column=Column(String(255)))
+    node_name: str | None = Field(default=None, sa_column=Column(String(255)))
+    output_path: str | None = Field(default=None, sa_column=Column(String(255)))
+    outcome: str | None = Field(default=None, sa_column=Column(String(64)))
+    error_code: str | None = Field(default=None, sa_column=Column(String(255)))
+    error_message: str | None = Field(default=None, sa_column=Column(Text))
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class DeadLetter(SQLModel, table=True):
+    """A callback body that was valid JSON but could not be read as events.
+
+    Kept verbatim with the reason, so nothing a sender delivered is silently dropped.
+    """
+
+    __tablename__ = "dead_letters"
+
+    id: int | None = Field(default=None, sa_column=_primary_key())
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    errors: str = Field(sa_column=Column(Text, nullable=False))
+    webhook_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Launch(SQLModel, table=True):
+    """A flow execution flowtrack started (columns grow with the launch features)."""
+
+    __tablename__ = "launches"
+    __table_args__ = (
+        _partial("ix_launches_conversation", "conversation_id"),
+        Index("ix_launches_state_created", "state", "created_at"),
+    )
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    flow_id: str = Field(sa_column=Column(String(128), nullable=False))
+    flow_version: str | None = Field(default=None, sa_column=Column(String(64)))
+    name: str | None = Field(default=None, sa_column=Column(String(255)))
+    state: str = Field(sa_column=Column(String(32), nullable=False))
+    flow_execution_id: str | None = Field(default=None, sa_column=Column(String(128), unique=True))
+    conversation_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    deadline_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

@@ -1,0 +1,176 @@
+"""Fixtures that build real things: migrated databases, a served app, HTTP clients.
+
+Every test gets its own fresh database on SQLite and on PostgreSQL. The schema comes
+from the Alembic migrations, run once per session into a template that each test's
+database is copied from. Without a reachable PostgreSQL the PostgreSQL variants skip
+with a clear message, except under CI (``CI`` set), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import Engine
+
+from receiver.app import create_app
+from receiver.server import RunningServer, running_server
+from receiver.settings import Settings
+from storage.engine import make_engine
+from storage.migrations import upgrade
+
+POSTGRES_URL = os.environ.get(
+    "FLOWTRACK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+CALLBACK_TOKEN = "test-callback-token-0123456789"
+SECRET_KEY = b"0123456789abcdef0123456789abcdef"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(SECRET_KEY).decode()
+WRITE_KEY = "test-write-key-0123456789"
+READ_KEY = "test-read-key-0123456789"
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+def _postgres_admin() -> psycopg.Connection:
+    try:
+        return psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        message = (
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({exc.__class__.__name__}); "
+            "start it or point FLOWTRACK_TEST_POSTGRES_URL at a server"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message + " — CI requires PostgreSQL", pytrace=False)
+        pytest.skip(message)
+
+
+def _database_url(name: str) -> str:
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _create_database(name: str, template: str | None = None) -> None:
+    with _postgres_admin() as admin:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        admin.execute(statement)
+
+
+def _drop_database(name: str) -> None:
+    with _postgres_admin() as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "flowtrack.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    name = f"flowtrack_template_{uuid.uuid4().hex[:12]}"
+    _create_database(name)
+    engine = make_engine(_database_url(name))
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    _drop_database(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database, migrated to head, for this test only."""
+    if request.param == "sqlite":
+        path = tmp_path / "flowtrack.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"flowtrack_test_{uuid.uuid4().hex[:12]}"
+    _create_database(name, template)
+    yield _database_url(name)
+    _drop_database(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database with no schema at all."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    _postgres_admin().close()
+    name = f"flowtrack_empty_{uuid.uuid4().hex[:12]}"
+    _create_database(name)
+    yield _database_url(name)
+    _drop_database(name)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def settings_for(database_url: str, **overrides: str) -> Settings:
+    """Settings as a deployment would set them, plus ``overrides`` (FLOWTRACK_ names)."""
+    environ = {
+        "FLOWTRACK_DATABASE_URL": database_url,
+        "FLOWTRACK_CALLBACK_TOKENS": CALLBACK_TOKEN,
+        "FLOWTRACK_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+        "FLOWTRACK_API_KEYS": WRITE_KEY,
+        "FLOWTRACK_API_READ_KEYS": READ_KEY,
+        # Tests are not about power loss; NORMAL keeps SQLite commits cheap here.
+        "FLOWTRACK_SQLITE_SYNCHRONOUS": "normal",
+    }
+    environ.update(overrides)
+    return Settings.from_env(environ)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return settings_for(database_url)
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[RunningServer]:
+    """flowtrack itself, served over real HTTP on a free port."""
+    async with running_server(create_app(settings)) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the served app that sends the callback token."""
+    async with httpx.AsyncClient(
+        base_url=server.base_url,
+        headers={"Authorization": f"Bearer {CALLBACK_TOKEN}"},
+        timeout=10,
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def api(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the REST API, with the read-write key."""
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {WRITE_KEY}"}, timeout=10
+    ) as http:
+        yield http

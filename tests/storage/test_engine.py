@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage.engine import database_url, make_engine
+from storage.errors import InvalidDatabaseURL
+
+
+def test_plain_sqlite_url_gets_the_sqlite_driver() -> None:
+    url = database_url("sqlite:///data/flowtrack.db")
+    assert url.drivername == "sqlite+pysqlite"
+    assert url.database == "data/flowtrack.db"
+
+
+@pytest.mark.parametrize(
+    "raw", ["postgresql://user@host:5432/db", "postgres://user@host:5432/db"]
+)
+def test_plain_postgres_urls_get_the_psycopg_driver(raw: str) -> None:
+    url = database_url(raw)
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port, url.database, url.username) == ("host", 5432, "db", "user")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("sqlite://", "needs a file path"),
+        ("sqlite:///:memory:", "needs a file path"),
+        ("mysql://root@localhost/db", "unsupported database 'mysql'"),
+        ("postgresql://user@host:5432", "names no database"),
+        ("not a url", "not a database URL"),
+    ],
+)
+def test_unusable_urls_are_rejected_with_the_reason(raw: str, message: str) -> None:
+    with pytest.raises(InvalidDatabaseURL, match=message):
+        database_url(raw)
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", sqlite_synchronous="full")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    engine.dispose()
+
+
+def test_sqlite_transactions_roll_back(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    with engine.connect() as connection:
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+        connection.rollback()
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    engine.dispose()

@@ -1,0 +1,145 @@
+import asyncio
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from storage.errors import StorageError, StorageUnavailable
+from storage.records import DeadLetterRecord, EventRecord
+from storage.tables import DeadLetter, Event
+from storage.writer import EventWriter
+
+NOW = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)
+
+
+def record(name: str, *, occurred_at: datetime = NOW, conversation: str = "c-1") -> EventRecord:
+    return EventRecord(
+        hashlib.blake2b(name.encode(), digest_size=16).digest(),
+        "node_enter",
+        "data_action",
+        occurred_at,
+        NOW,
+        None,
+        "x-1",
+        conversation,
+        "flow-1",
+        "1.0",
+        name,
+        "Action",
+        f"node {name}",
+        None,
+        None,
+        None,
+        None,
+        '{"nodeId": "%s"}' % name,
+    )
+
+
+@pytest.fixture
+def writer(engine: Engine) -> Iterator[EventWriter]:
+    writer = EventWriter(engine)
+    writer.start()
+    yield writer
+    writer.close()
+
+
+def stored(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(Event.node_id).order_by(Event.id)).scalars())
+
+
+async def test_written_events_are_committed_before_the_write_returns(
+    writer: EventWriter, engine: Engine
+) -> None:
+    result = await writer.write([record("a"), record("b")])
+    assert (result.accepted, result.duplicates) == (2, 0)
+    assert stored(engine) == ["a", "b"]
+
+
+async def test_duplicate_event_is_stored_once(writer: EventWriter, engine: Engine) -> None:
+    await writer.write([record("a")])
+    result = await writer.write([record("a")])
+    assert (result.accepted, result.duplicates) == (0, 1)
+    assert stored(engine) == ["a"]
+
+
+async def test_duplicates_inside_one_submission_are_stored_once(
+    writer: EventWriter, engine: Engine
+) -> None:
+    result = await writer.write([record("a"), record("b"), record("a")])
+    assert (result.accepted, result.duplicates) == (2, 1)
+    assert stored(engine) == ["a", "b"]
+
+
+async def test_concurrent_submissions_of_the_same_event_store_it_once(
+    writer: EventWriter, engine: Engine
+) -> None:
+    results = await asyncio.gather(*(writer.write([record("same")]) for _ in range(50)))
+    assert sum(result.accepted for result in results) == 1
+    assert sum(result.duplicates for result in results) == 49
+    assert stored(engine) == ["same"]
+
+
+async def test_many_concurrent_writers_are_all_committed_exactly_once(
+    writer: EventWriter, engine: Engine
+) -> None:
+    names = [f"n{i}" for i in range(500)]
+    results = await asyncio.gather(*(writer.write([record(name)]) for name in names))
+    assert all(result.accepted == 1 for result in results)
+    assert sorted(stored(engine)) == sorted(names)
+    # Group commit: far fewer transactions than requests.
+    assert writer.batches < len(names)
+
+
+async def test_timestamps_round_trip_as_utc(writer: EventWriter, engine: Engine) -> None:
+    later = NOW + timedelta(milliseconds=120)
+    await writer.write([record("a", occurred_at=later)])
+    with engine.connect() as connection:
+        occurred = connection.execute(select(Event.occurred_at)).scalar_one()
+    assert occurred == later
+    assert occurred.tzinfo is not None
+
+
+async def test_dead_letters_are_stored_with_the_events_batch(
+    writer: EventWriter, engine: Engine
+) -> None:
+    letter = DeadLetterRecord(NOW, "unsupported topic", '[{"field": "topicName"}]', "wh-1", "{}")
+    result = await writer.write([], [letter])
+    assert (result.accepted, result.duplicates) == (0, 0)
+    with engine.connect() as connection:
+        row = connection.execute(select(DeadLetter)).one()
+    assert (row.reason, row.webhook_id, row.body) == ("unsupported topic", "wh-1", "{}")
+
+
+async def test_a_large_submission_is_split_into_statements_but_committed_whole(
+    writer: EventWriter, engine: Engine
+) -> None:
+    result = await writer.write([record(f"n{i}") for i in range(4000)])
+    assert result.accepted == 4000
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Event)).scalar() == 4000
+
+
+async def test_a_broken_schema_fails_the_waiting_requests_and_stores_nothing(
+    writer: EventWriter, engine: Engine
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE events RENAME TO events_moved"))
+    with pytest.raises(StorageError):
+        await writer.write([record("a")])
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE events_moved RENAME TO events"))
+    # The writer reconnects and carries on once the database is usable again.
+    result = await writer.write([record("b")])
+    assert result.accepted == 1
+    assert stored(engine) == ["b"]
+
+
+async def test_writing_after_close_is_refused(engine: Engine) -> None:
+    writer = EventWriter(engine)
+    writer.start()
+    writer.close()
+    with pytest.raises(StorageUnavailable):
+        await writer.write([record("a")])
