@@ -48,9 +48,11 @@ def read_canonical(
     before = len(errors)
     kind = _kind(fields)
     event_id = fields.text("eventId", NAME_LENGTH)
+    before_ids = len(errors)
     launch_id = fields.text("launchId", ID_LENGTH)
     execution_id = fields.text("flowExecutionId", ID_LENGTH, "executionId")
     conversation_id = fields.text("conversationId", ID_LENGTH)
+    ids_valid = len(errors) == before_ids
     flow_id = fields.text("flowId", ID_LENGTH)
     flow_version = fields.text("flowVersion", 64)
     node_id = fields.text("nodeId", NAME_LENGTH)
@@ -61,7 +63,7 @@ def read_canonical(
     error_code = fields.text("errorCode", NAME_LENGTH)
     message = fields.text("message", 8192, "errorMessage")
     occurred_at = fields.timestamp("occurredAt")
-    if launch_id is None and execution_id is None and conversation_id is None:
+    if ids_valid and launch_id is None and execution_id is None and conversation_id is None:
         fields.problem(
             "launchId",
             "one of launchId, flowExecutionId or conversationId is required",

@@ -81,7 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = Settings.from_env(serving=False)
     configure_logging(settings.log_level, settings.log_format)
     revision = _upgrade(settings)
     print(f"database is at migration {revision}")

@@ -46,6 +46,7 @@ class Settings:
 
     database_url: URL = field(default_factory=lambda: database_url(DEFAULT_DATABASE_URL))
     sqlite_synchronous: Literal["full", "normal"] = "full"
+    sqlite_busy_timeout_ms: int = 5000
     callback_tokens: tuple[str, ...] = field(default=(), repr=False)
     webhook_secrets: tuple[WebhookSecret, ...] = field(default=(), repr=False)
     webhook_tolerance_seconds: int = 300
@@ -60,12 +61,19 @@ class Settings:
     access_log: bool = False
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``environ`` (default ``os.environ``), or raise SettingsError."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, serving: bool = True
+    ) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``), or raise SettingsError.
+
+        ``serving=False`` (e.g. ``flowtrack migrate``) skips the checks that only matter
+        to a process answering HTTP: callback and API credentials.
+        """
         reader = _Reader(os.environ if environ is None else environ)
         settings = cls(
             database_url=reader.get("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
             sqlite_synchronous=reader.get("SQLITE_SYNCHRONOUS", _synchronous, "full"),
+            sqlite_busy_timeout_ms=reader.get("SQLITE_BUSY_TIMEOUT_MS", _positive_int, "5000"),
             callback_tokens=reader.get("CALLBACK_TOKENS", _tokens, ""),
             webhook_secrets=reader.get("WEBHOOK_SECRETS", _secrets, ""),
             webhook_tolerance_seconds=reader.get("WEBHOOK_TOLERANCE_SECONDS", _positive_int, "300"),
@@ -81,22 +89,25 @@ class Settings:
             log_format=reader.get("LOG_FORMAT", _log_format, "json"),
             access_log=reader.get("ACCESS_LOG", _flag, "0"),
         )
-        if not (
-            settings.callback_tokens or settings.webhook_secrets or settings.insecure_callbacks
-        ):
-            reader.problems.append(
+        if serving:
+            settings.check_credentials(reader.problems)
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return settings
+
+    def check_credentials(self, problems: list[str]) -> None:
+        """A server refuses to start without callback credentials and API keys."""
+        if not (self.callback_tokens or self.webhook_secrets or self.insecure_callbacks):
+            problems.append(
                 "FLOWTRACK_CALLBACK_TOKENS or FLOWTRACK_WEBHOOK_SECRETS: set at least one "
                 "(or FLOWTRACK_INSECURE_CALLBACKS=1 to accept unauthenticated callbacks "
                 "in development)"
             )
-        if not settings.api_keys and not settings.api_read_keys and not settings.insecure_api:
-            reader.problems.append(
+        if not (self.api_keys or self.api_read_keys or self.insecure_api):
+            problems.append(
                 "FLOWTRACK_API_KEYS or FLOWTRACK_API_READ_KEYS: set at least one "
                 "(or FLOWTRACK_INSECURE_API=1 to serve the API without keys in development)"
             )
-        if reader.problems:
-            raise SettingsError(reader.problems)
-        return settings
 
 
 class _Reader:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psycopg
+import psycopg.errors
 from sqlalchemy import Engine
 
 from storage.columns import sqlite_datetime
@@ -38,8 +39,6 @@ log = logging.getLogger("flowtrack.storage.writer")
 
 _STOP = object()
 
-_PG_TYPES = {"dedupe_key": "bytea", "occurred_at": "timestamptz", "received_at": "timestamptz"}
-
 
 @dataclass(slots=True)
 class _Submission:
@@ -50,19 +49,29 @@ class _Submission:
 
 
 class _Dialect(Protocol):
-    def insert_events(self, cursor: Any, rows: list[EventRecord]) -> set[bytes]: ...
-
-    def insert_dead_letters(self, cursor: Any, rows: Sequence[DeadLetterRecord]) -> None: ...
-
-    def begin(self, cursor: Any) -> None: ...
+    def store(
+        self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
+    ) -> set[bytes]:
+        """Insert rows (ignoring stored keys) and dead letters, commit; return new keys."""
+        ...
 
 
 class _Sqlite:
+    """One autocommitted statement per batch wherever possible.
+
+    Every step into SQLite releases the GIL and must win it back from a busy event loop,
+    which can take a whole switch interval; so the common case (one chunk of events, no
+    duplicates) is a single step that inserts and commits. Duplicates are found after the
+    fact: one INSERT statement holds the write lock throughout, so the rows it added have
+    consecutive rowids ending at ``lastrowid``, and stored keys below that range are the
+    duplicates.
+    """
+
     # SQLite allows 32,766 bound parameters per statement.
     chunk = 32766 // len(EVENT_COLUMNS)
     _row = "(" + ",".join("?" * len(EVENT_COLUMNS)) + ")"
     _prefix = f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES "
-    _suffix = " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+    _suffix = " ON CONFLICT (dedupe_key) DO NOTHING"
     _dead = (
         f"INSERT INTO dead_letters ({','.join(DEAD_LETTER_COLUMNS)}) "
         f"VALUES ({','.join('?' * len(DEAD_LETTER_COLUMNS))})"
@@ -71,25 +80,51 @@ class _Sqlite:
     def __init__(self) -> None:
         self._statements: dict[int, str] = {}
 
-    def begin(self, cursor: Any) -> None:
-        cursor.execute("BEGIN IMMEDIATE")
-
-    def insert_events(self, cursor: Any, rows: list[EventRecord]) -> set[bytes]:
-        inserted: set[bytes] = set()
-        for start in range(0, len(rows), self.chunk):
-            part = rows[start : start + self.chunk]
-            params: list[Any] = []
-            for row in part:
-                params.extend(row[:3])
-                params.append(sqlite_datetime(row[3]))
-                params.append(sqlite_datetime(row[4]))
-                params.extend(row[5:])
-            cursor.execute(self._statement(len(part)), params)
-            inserted.update(key for (key,) in cursor.fetchall())
+    def store(
+        self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
+    ) -> set[bytes]:
+        chunks = [rows[start : start + self.chunk] for start in range(0, len(rows), self.chunk)]
+        explicit = len(chunks) + bool(dead_letters) > 1
+        cursor = connection.cursor()
+        try:
+            if explicit:
+                cursor.execute("BEGIN IMMEDIATE")
+            inserted: set[bytes] = set()
+            for part in chunks:
+                inserted |= self._insert(cursor, part)
+            if dead_letters:
+                cursor.executemany(
+                    self._dead, [(sqlite_datetime(row[0]), *row[1:]) for row in dead_letters]
+                )
+            if explicit:
+                cursor.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
         return inserted
 
-    def insert_dead_letters(self, cursor: Any, rows: Sequence[DeadLetterRecord]) -> None:
-        cursor.executemany(self._dead, [(sqlite_datetime(row[0]), *row[1:]) for row in rows])
+    def _insert(self, cursor: Any, part: list[EventRecord]) -> set[bytes]:
+        params: list[Any] = []
+        for row in part:
+            params.extend(row[:3])
+            params.append(sqlite_datetime(row[3]))
+            params.append(sqlite_datetime(row[4]))
+            params.extend(row[5:])
+        cursor.execute(self._statement(len(part)), params)
+        added = cursor.rowcount
+        keys = {row.dedupe_key for row in part}
+        if added == len(part):
+            return keys
+        first = cursor.lastrowid - added + 1 if added else None
+        placeholders = ",".join("?" * len(keys))
+        query = f"SELECT dedupe_key FROM events WHERE dedupe_key IN ({placeholders})"
+        if first is not None:
+            query += f" AND id < {int(first)}"
+        existing = {key for (key,) in cursor.execute(query, list(keys))}
+        return keys - existing
 
     def _statement(self, count: int) -> str:
         statement = self._statements.get(count)
@@ -100,28 +135,52 @@ class _Sqlite:
 
 
 class _Postgres:
-    # One statement text whatever the batch size, so the server plans it once.
+    """COPY into a session-private staging table, then one INSERT … ON CONFLICT DO NOTHING.
+
+    COPY rows are encoded in C, where parameter arrays would be built by a Python dumper
+    (several times slower per row); the staging table empties itself at every commit.
+    """
+
+    _columns = ",".join(EVENT_COLUMNS)
+    _stage = (
+        f"CREATE TEMP TABLE IF NOT EXISTS incoming_events ON COMMIT DELETE ROWS "
+        f"AS SELECT {_columns} FROM events WITH NO DATA"
+    )
+    _copy = f"COPY incoming_events ({_columns}) FROM STDIN"
     _insert = (
-        f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) "
-        "SELECT * FROM unnest("
-        + ",".join(f"%s::{_PG_TYPES.get(column, 'text')}[]" for column in EVENT_COLUMNS)
-        + ") ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+        f"INSERT INTO events ({_columns}) SELECT {_columns} FROM incoming_events "
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
     )
     _dead = (
         f"INSERT INTO dead_letters ({','.join(DEAD_LETTER_COLUMNS)}) "
         f"VALUES ({','.join(['%s'] * len(DEAD_LETTER_COLUMNS))})"
     )
 
-    def begin(self, cursor: Any) -> None:
-        pass  # psycopg opens the transaction on the first statement
+    def __init__(self) -> None:
+        self._staged: Any = None
 
-    def insert_events(self, cursor: Any, rows: list[EventRecord]) -> set[bytes]:
-        columns = [list(values) for values in zip(*rows, strict=True)]
-        cursor.execute(self._insert, columns, prepare=True)
-        return {bytes(key) for (key,) in cursor.fetchall()}
-
-    def insert_dead_letters(self, cursor: Any, rows: Sequence[DeadLetterRecord]) -> None:
-        cursor.executemany(self._dead, list(rows))
+    def store(
+        self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
+    ) -> set[bytes]:
+        try:
+            with connection.cursor() as cursor:
+                if self._staged is not connection:
+                    cursor.execute(self._stage)
+                    self._staged = connection
+                inserted: set[bytes] = set()
+                if rows:
+                    with cursor.copy(self._copy) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    cursor.execute(self._insert)
+                    inserted = {bytes(key) for (key,) in cursor.fetchall()}
+                if dead_letters:
+                    cursor.executemany(self._dead, dead_letters)
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        return inserted
 
 
 class EventWriter:
@@ -238,7 +297,6 @@ class EventWriter:
 
     def _store(self, batch: list[_Submission]) -> list[WriteResult]:
         connection = self._connect()
-        cursor = connection.cursor()
         # Keep the first delivery of each key within the batch; later ones are duplicates.
         first_seen: dict[bytes, int] = {}
         rows: list[EventRecord] = []
@@ -249,20 +307,7 @@ class EventWriter:
                     first_seen[row.dedupe_key] = index
                     rows.append(row)
             dead_letters.extend(submission.dead_letters)
-        try:
-            self._dialect.begin(cursor)
-            inserted = self._dialect.insert_events(cursor, rows) if rows else set()
-            if dead_letters:
-                self._dialect.insert_dead_letters(cursor, dead_letters)
-            if isinstance(connection, sqlite3.Connection):
-                cursor.execute("COMMIT")
-            else:
-                connection.commit()
-        except BaseException:
-            _rollback(connection)
-            raise
-        finally:
-            cursor.close()
+        inserted = self._dialect.store(connection, rows, dead_letters)
         self.rows += len(inserted)
         results: list[WriteResult] = []
         for index, submission in enumerate(batch):
@@ -291,20 +336,11 @@ class EventWriter:
             self._connection = None
 
 
-def _rollback(connection: Any) -> None:
-    try:
-        if isinstance(connection, sqlite3.Connection):
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-        else:
-            connection.rollback()
-    except Exception:  # noqa: S110  (the connection is discarded right after)
-        pass
-
-
 def _wrap(exc: BaseException) -> BaseException:
     if isinstance(exc, StorageError):
         return exc
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return StorageUnavailable(f"schema missing ({exc}): run `flowtrack migrate`")
     if isinstance(exc, sqlite3.OperationalError | psycopg.OperationalError):
         return StorageUnavailable(f"database unavailable: {exc}")
     if isinstance(exc, sqlite3.DatabaseError | psycopg.DatabaseError):

@@ -71,7 +71,9 @@ def _create_database(name: str, template: str | None = None) -> None:
 
 def _drop_database(name: str) -> None:
     with _postgres_admin() as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture(scope="session")

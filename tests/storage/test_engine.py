@@ -13,9 +13,7 @@ def test_plain_sqlite_url_gets_the_sqlite_driver() -> None:
     assert url.database == "data/flowtrack.db"
 
 
-@pytest.mark.parametrize(
-    "raw", ["postgresql://user@host:5432/db", "postgres://user@host:5432/db"]
-)
+@pytest.mark.parametrize("raw", ["postgresql://user@host:5432/db", "postgres://user@host:5432/db"])
 def test_plain_postgres_urls_get_the_psycopg_driver(raw: str) -> None:
     url = database_url(raw)
     assert url.drivername == "postgresql+psycopg"

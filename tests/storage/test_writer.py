@@ -33,7 +33,7 @@ def record(name: str, *, occurred_at: datetime = NOW, conversation: str = "c-1")
         None,
         None,
         None,
-        '{"nodeId": "%s"}' % name,
+        f'{{"nodeId": "{name}"}}',
     )
 
 

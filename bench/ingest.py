@@ -1,0 +1,335 @@
+"""Ingest benchmark: flowtrack's callback endpoint against a no-op Starlette endpoint.
+
+Both run as one uvicorn worker on this machine and get the same wrk load (64 connections,
+~600-byte canonical events). For each database it measures: the no-op baseline, ingest
+into an empty database, ingest with --prefill events already stored, and a batch run
+(100 events per request). Afterwards it checks that every acknowledged event is in the
+database exactly once. Figures, not assertions: these machines are shared and noisy.
+
+    ./dev bench ingest [--db sqlite|postgresql|both] [--seconds 15] [--prefill 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from receiver.dedupe import dedupe_key  # noqa: E402
+from storage.engine import make_engine  # noqa: E402
+from storage.migrations import upgrade  # noqa: E402
+from storage.records import EventRecord  # noqa: E402
+from storage.writer import EventWriter  # noqa: E402
+
+TOKEN = "bench-callback-token-0123456789"
+API_KEY = "bench-api-key-0123456789"
+POSTGRES_URL = os.environ.get(
+    "FLOWTRACK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+PATH = "/webhooks/genesys"
+
+
+@dataclass
+class Run:
+    name: str
+    requests_per_second: float
+    events_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    acknowledged: int | None = None
+    stored: int | None = None
+    missing: int | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], port: int) -> Iterator[None]:
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server failed to start: {process.stderr.read()}") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wrk(port: int, seconds: int, connections: int, prefix: str, batch: int) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        env = {**os.environ, "BENCH_OUT": out.name}
+        command = [
+            "wrk",
+            f"-t{connections}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(ROOT / "bench" / "events.lua"),
+            f"http://127.0.0.1:{port}",
+            "--",
+            prefix,
+            str(batch),
+            TOKEN,
+            PATH,
+        ]
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        return json.loads(Path(out.name).read_text())
+
+
+def summarise(name: str, result: dict, batch: int) -> Run:
+    seconds = result["duration_us"] / 1e6
+    rps = result["requests"] / seconds
+    return Run(
+        name, rps, rps * batch, result["p50_us"] / 1000, result["p99_us"] / 1000, result["errors"]
+    )
+
+
+@contextmanager
+def database(kind: str, workdir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
+        yield f"sqlite:///{path}"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    name = f"flowtrack_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def prefill(url: str, count: int) -> float:
+    """Store ``count`` realistic events through the writer; returns seconds taken."""
+    engine = make_engine(url, sqlite_synchronous="normal")
+    writer = EventWriter(engine, max_batch_events=10_000)
+    writer.start()
+    rng = random.Random(7)
+    start = datetime.now(UTC) - timedelta(days=30)
+    started = time.perf_counter()
+
+    async def fill() -> None:
+        batch: list[EventRecord] = []
+        conversation = execution = ""
+        for n in range(count):
+            if n % 8 == 0:
+                conversation, execution = (
+                    str(uuid.UUID(int=rng.getrandbits(128))),
+                    str(uuid.uuid4()),
+                )
+            at = start + timedelta(milliseconds=n * 2)
+            batch.append(
+                EventRecord(
+                    dedupe_key("prefill", str(n)),
+                    "node_enter",
+                    "data_action",
+                    at,
+                    at,
+                    execution,
+                    execution,
+                    conversation,
+                    "7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37",
+                    "12.0",
+                    f"act-{n % 40}",
+                    "Action",
+                    "Call Data Action: look up customer record",
+                    "__SUCCESS__",
+                    None,
+                    None,
+                    None,
+                    '{"event":"node_enter","prefill":true}',
+                )
+            )
+            if len(batch) == 10_000:
+                await writer.write(batch)
+                batch = []
+        if batch:
+            await writer.write(batch)
+
+    asyncio.run(fill())
+    writer.close()
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def verify(url: str, prefix: str, result: dict, batch: int, baseline: int) -> tuple[int, int, int]:
+    """Acknowledged events missing from the database (must be 0), and counts."""
+    sent: set[bytes] = set()
+    acknowledged: set[bytes] = set()
+    for thread in result["threads"]:
+        failed = {int(item.split(":")[0]) for item in thread["failed"].split(",") if item}
+        for request in range(thread["sent"]):
+            keys = [
+                dedupe_key(
+                    "cb", "id", f"{prefix}-{thread['tid']}-{request * batch + i}", "node_enter"
+                )
+                for i in range(batch)
+            ]
+            sent.update(keys)
+            if request < thread["responded"] and request not in failed:
+                acknowledged.update(keys)
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        stored = {
+            bytes(key)
+            for key in connection.execute(text("SELECT dedupe_key FROM events")).scalars()
+        }
+        total = connection.execute(text("SELECT count(*) FROM events")).scalar_one()
+    engine.dispose()
+    ours = stored & sent
+    assert total == len(stored), "duplicate rows"  # the unique index makes this impossible
+    assert total - baseline == len(ours), "rows that no request sent"
+    return len(acknowledged), len(ours), len(acknowledged - stored)
+
+
+def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> list[Run]:
+    runs: list[Run] = []
+    python = sys.executable
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
+
+    port = free_port()
+    noop = [
+        python,
+        "-m",
+        "uvicorn",
+        "noop:app",
+        "--app-dir",
+        "bench",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    with server(noop, base_env, port):
+        result = wrk(port, args.seconds, args.connections, "noop", 1)
+    runs.append(summarise("no-op endpoint", result, 1))
+
+    def ingest(name: str, url: str, batch: int, baseline: int) -> None:
+        port = free_port()
+        env = {
+            **base_env,
+            "FLOWTRACK_DATABASE_URL": url,
+            "FLOWTRACK_CALLBACK_TOKENS": TOKEN,
+            "FLOWTRACK_API_KEYS": API_KEY,
+            "FLOWTRACK_LOG_LEVEL": "WARNING",
+            "FLOWTRACK_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
+        }
+        command = [python, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        prefix = uuid.uuid4().hex[:8]
+        with server(command, env, port):
+            httpx.get(f"http://127.0.0.1:{port}/readyz").raise_for_status()
+            result = wrk(port, args.seconds, args.connections, prefix, batch)
+        run = summarise(name, result, batch)
+        run.acknowledged, run.stored, run.missing = verify(url, prefix, result, batch, baseline)
+        runs.append(run)
+        print(f"  {kind}: {name} done", file=sys.stderr)
+
+    with database(kind, workdir) as url:
+        upgrade(make_engine(url))
+        ingest("ingest, empty database", url, 1, 0)
+    with database(kind, workdir) as url:
+        upgrade(make_engine(url))
+        ingest("ingest, batches of 100", url, 100, 0)
+    if args.prefill:
+        with database(kind, workdir) as url:
+            upgrade(make_engine(url))
+            took = prefill(url, args.prefill)
+            print(f"  {kind}: prefilled {args.prefill:,} events in {took:.0f} s", file=sys.stderr)
+            ingest(f"ingest, {args.prefill:,} stored", url, 1, args.prefill)
+    return runs
+
+
+def report(kind: str, runs: list[Run]) -> None:
+    baseline = runs[0].requests_per_second
+    print(f"\n{kind}")
+    print(
+        f"  {'run':28} {'req/s':>9} {'events/s':>10} {'× no-op':>8} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'errors':>6} {'acked':>9} {'stored':>9} {'missing':>7}"
+    )
+    for run in runs:
+        ratio = run.requests_per_second / baseline
+        counts = (
+            ("", "", "")
+            if run.acknowledged is None
+            else (f"{run.acknowledged:,}", f"{run.stored:,}", f"{run.missing}")
+        )
+        print(
+            f"  {run.name:28} {run.requests_per_second:9,.0f} {run.events_per_second:10,.0f} "
+            f"{ratio:8.2f} {run.p50_ms:7.2f} {run.p99_ms:7.2f} {run.errors:6} "
+            f"{counts[0]:>9} {counts[1]:>9} {counts[2]:>7}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--prefill", type=int, default=1_000_000)
+    parser.add_argument("--sqlite-synchronous", choices=["full", "normal"], default="full")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 2
+    print(
+        f"machine: {os.cpu_count()} cores; {args.connections} connections, {args.seconds} s "
+        f"per run; SQLite synchronous={args.sqlite_synchronous}",
+        file=sys.stderr,
+    )
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    with tempfile.TemporaryDirectory(dir=ROOT) as workdir:
+        results = {kind: bench_database(kind, args, Path(workdir)) for kind in kinds}
+    for kind, runs in results.items():
+        report(kind, runs)
+    missing = sum(run.missing or 0 for runs in results.values() for run in runs)
+    print(f"\nacknowledged events missing from the database: {missing}")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+from receiver.credentials import sign
+from receiver.settings import WebhookSecret
+from tests.conftest import READ_KEY, SECRET_KEY, WEBHOOK_SECRET
+
+FLOWTRACK = [sys.executable, "-m", "receiver"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def environment(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
+    env.update(
+        FLOWTRACK_DATABASE_URL=database_url,
+        FLOWTRACK_WEBHOOK_SECRETS=WEBHOOK_SECRET,
+        FLOWTRACK_API_READ_KEYS=READ_KEY,
+        FLOWTRACK_LOG_FORMAT="json",
+    )
+    return env
+
+
+def test_migrate_then_serve_accepts_a_signed_callback_and_lists_it(empty_database_url: str) -> None:
+    env = environment(empty_database_url)
+    migrated = subprocess.run(
+        [*FLOWTRACK, "migrate"], env=env, capture_output=True, text=True, check=False
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    assert "database is at migration 0001" in migrated.stdout
+
+    port = free_port()
+    server = subprocess.Popen(
+        [*FLOWTRACK, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.1)
+        body = orjson.dumps({"event": "start", "launchId": "l-1", "flowId": "f-1"})
+        stamp = int(time.time())
+        signature = sign(WebhookSecret(SECRET_KEY), "msg_1", stamp, body)
+        response = httpx.post(
+            f"{base}/webhooks/genesys",
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "webhook-id": "msg_1",
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": signature,
+            },
+        )
+        assert response.json() == {"accepted": 1, "duplicates": 0, "command": "continue"}
+        listed = httpx.get(f"{base}/api/v1/events", headers={"Authorization": f"Bearer {READ_KEY}"})
+        [event] = listed.json()["items"]
+        assert (event["kind"], event["launchId"]) == ("start", "l-1")
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=20)
+    # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught.
+    assert server.returncode in (0, -15)
+    actions = [orjson.loads(line)["action"] for line in stderr.splitlines() if line.startswith("{")]
+    assert "app.started" in actions
+    assert "app.stopped" in actions
+    assert WEBHOOK_SECRET not in stderr
+
+
+def test_bad_settings_stop_the_server_with_a_message_naming_the_variable(tmp_path: Path) -> None:
+    env = environment(f"sqlite:///{tmp_path / 'x.db'}")
+    env["FLOWTRACK_MAX_BODY_BYTES"] = "-5"
+    result = subprocess.run(
+        [*FLOWTRACK, "serve"], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert "FLOWTRACK_MAX_BODY_BYTES: expected a number above 0" in result.stderr
+
+
+def test_procfile_migrates_on_release_and_serves_on_port() -> None:
+    procfile = (Path(__file__).parents[2] / "Procfile").read_text()
+    assert "release: flowtrack migrate" in procfile
+    assert "web: flowtrack serve --port $PORT" in procfile
