@@ -286,7 +286,7 @@ def report(kind: str, runs: list[Run]) -> None:
     baseline = runs[0].requests_per_second
     print(f"\n{kind}")
     print(
-        f"  {'run':28} {'req/s':>9} {'events/s':>10} {'× no-op':>8} {'p50 ms':>7} "
+        f"  {'run':28} {'req/s':>9} {'events/s':>10} {'x no-op':>8} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'errors':>6} {'acked':>9} {'stored':>9} {'missing':>7}"
     )
     for run in runs:
