@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from receiver.errors import FlowtrackError
 from receiver.logs import configure_logging
 from receiver.settings import Settings
+from sandbox import cli as sandbox_cli
 from storage.errors import StorageError
 
 
@@ -49,13 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=_migrate)
 
     sandbox = commands.add_parser("sandbox", help="run the local Genesys Cloud sandbox")
-    try:
-        from sandbox import cli as sandbox_cli
-    except ImportError:  # the sandbox package is optional at runtime
-        sandbox_cli = None  # type: ignore[assignment]
-    if sandbox_cli is not None and hasattr(sandbox_cli, "add_arguments"):
-        sandbox_cli.add_arguments(sandbox)
-        sandbox.set_defaults(run=sandbox_cli.run)
+    sandbox_cli.add_arguments(sandbox)
+    sandbox.set_defaults(run=sandbox_cli.run)
     return parser
 
 
