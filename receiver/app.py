@@ -6,16 +6,21 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from receiver import api, callbacks, health
+from receiver import launches as launches_api
 from receiver.apikeys import ApiKeys
 from receiver.credentials import CallbackCredentials
+from receiver.genesys import GenesysClient
+from receiver.launches import LaunchService
 from receiver.responses import EXCEPTION_HANDLERS
 from receiver.services import Services
 from receiver.settings import Settings
+from receiver.tracker import LaunchTracker
 from storage.engine import make_engine
 from storage.errors import StorageError
 from storage.migrations import check_ready
@@ -34,8 +39,24 @@ def create_app(settings: Settings) -> Starlette:
             sqlite_synchronous=settings.sqlite_synchronous,
             sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         )
-        writer = EventWriter(engine, max_batch_events=settings.writer_max_batch_events)
+        tracker = LaunchTracker(engine)
+        writer = EventWriter(
+            engine, max_batch_events=settings.writer_max_batch_events, on_stored=tracker.notice
+        )
+        http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)
+        )
+        genesys = GenesysClient(settings.genesys, http) if settings.genesys else None
+        launches = LaunchService(
+            engine,
+            writer,
+            tracker,
+            genesys,
+            launch_id_input_key=settings.launch_id_input_key,
+            default_timeout_seconds=settings.launch_timeout_seconds,
+        )
         writer.start()
+        tracker.start()
         app.state.services = Services(
             settings=settings,
             engine=engine,
@@ -44,6 +65,8 @@ def create_app(settings: Settings) -> Starlette:
             api_keys=ApiKeys(
                 settings.api_keys, settings.api_read_keys, insecure=settings.insecure_api
             ),
+            tracker=tracker,
+            launches=launches,
         )
         try:
             revision = await run_in_threadpool(check_ready, engine)
@@ -62,7 +85,11 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await launches.close()
             await run_in_threadpool(writer.close)
+            await tracker.settled_or_timeout(5)
+            await tracker.stop()
+            await http.aclose()
             engine.dispose()
             log.info("flowtrack stopped", extra={"action": "app.stopped"})
 
@@ -72,5 +99,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/webhooks/genesys", callbacks.receive_callback, methods=["POST"]),
         Route("/api/v1/events", api.get_events, methods=["GET"]),
         Route("/api/v1/dead-letters", api.get_dead_letters, methods=["GET"]),
+        Route("/api/v1/launches", launches_api.post_launch, methods=["POST"]),
+        Route("/api/v1/launches", launches_api.get_launches, methods=["GET"]),
+        Route("/api/v1/launches/{launch_id}", launches_api.get_launch, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)

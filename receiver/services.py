@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from starlette.requests import Request
@@ -10,7 +11,11 @@ from starlette.requests import Request
 from receiver.apikeys import ApiKeys
 from receiver.credentials import CallbackCredentials
 from receiver.settings import Settings
+from receiver.tracker import LaunchTracker
 from storage.writer import EventWriter
+
+if TYPE_CHECKING:  # the launch handlers import this module
+    from receiver.launches import LaunchService
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,8 @@ class Services:
     writer: EventWriter
     callback_credentials: CallbackCredentials
     api_keys: ApiKeys
+    tracker: LaunchTracker
+    launches: LaunchService
 
 
 def services(request: Request) -> Services:

@@ -16,6 +16,7 @@ from typing import Literal, TypeVar
 from sqlalchemy.engine import URL
 
 from receiver.errors import FlowtrackError
+from receiver.genesys.config import GenesysConfig
 from storage.engine import DEFAULT_DATABASE_URL, database_url
 from storage.errors import InvalidDatabaseURL
 
@@ -56,6 +57,10 @@ class Settings:
     insecure_api: bool = False
     max_body_bytes: int = 1024 * 1024
     writer_max_batch_events: int = 5000
+    genesys: GenesysConfig | None = None
+    launch_id_input_key: str = "flowtrackLaunchId"
+    launch_timeout_seconds: int = 3600
+    public_url: str | None = None
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     access_log: bool = False
@@ -83,6 +88,10 @@ class Settings:
             insecure_api=reader.get("INSECURE_API", _flag, "0"),
             max_body_bytes=reader.get("MAX_BODY_BYTES", _positive_int, str(1024 * 1024)),
             writer_max_batch_events=reader.get("WRITER_MAX_BATCH_EVENTS", _positive_int, "5000"),
+            genesys=_genesys(reader),
+            launch_id_input_key=reader.get("LAUNCH_ID_INPUT_KEY", _identifier, "flowtrackLaunchId"),
+            launch_timeout_seconds=reader.get("LAUNCH_TIMEOUT_SECONDS", _positive_int, "3600"),
+            public_url=reader.get("PUBLIC_URL", _optional_url, ""),
             log_level=reader.get(
                 "LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"
             ),
@@ -122,6 +131,63 @@ class _Reader:
         except ValueError as exc:
             self.problems.append(f"{PREFIX}{name}: {exc}")
             return parse(default)
+
+
+def _genesys(reader: _Reader) -> GenesysConfig | None:
+    """The Genesys client settings; None when no client id is set (receive-only mode)."""
+    client_id = reader.environ.get(PREFIX + "GENESYS_CLIENT_ID", "").strip()
+    secret = reader.environ.get(PREFIX + "GENESYS_CLIENT_SECRET", "").strip()
+    region = reader.environ.get(PREFIX + "GENESYS_REGION", "").strip()
+    api_url = reader.environ.get(PREFIX + "GENESYS_API_URL", "").strip()
+    login_url = reader.environ.get(PREFIX + "GENESYS_LOGIN_URL", "").strip()
+    if not client_id:
+        if secret or region or api_url or login_url:
+            reader.problems.append(
+                f"{PREFIX}GENESYS_CLIENT_ID: required when other {PREFIX}GENESYS_* are set"
+            )
+        return None
+    if not secret:
+        reader.problems.append(f"{PREFIX}GENESYS_CLIENT_SECRET: required with a client id")
+        return None
+    rate = reader.get("GENESYS_RATE_LIMIT_PER_MINUTE", _positive_int, "300")
+    try:
+        if api_url or login_url:
+            if not (api_url and login_url):
+                raise ValueError(
+                    f"{PREFIX}GENESYS_API_URL and {PREFIX}GENESYS_LOGIN_URL go together"
+                )
+            return GenesysConfig(
+                client_id=client_id,
+                client_secret=secret,
+                api_url=api_url,
+                login_url=login_url,
+                rate_limit_per_minute=rate,
+            )
+        return GenesysConfig.for_region(
+            region or "mypurecloud.com",
+            client_id=client_id,
+            client_secret=secret,
+            rate_limit_per_minute=rate,
+        )
+    except ValueError as exc:
+        reader.problems.append(f"{PREFIX}GENESYS_REGION / _API_URL / _LOGIN_URL: {exc}")
+        return None
+
+
+def _identifier(raw: str) -> str:
+    value = raw.strip()
+    if not value or len(value) > 100 or any(c.isspace() for c in value):
+        raise ValueError(f"expected a name without spaces (1-100 characters), got {raw!r}")
+    return value
+
+
+def _optional_url(raw: str) -> str | None:
+    value = raw.strip().rstrip("/")
+    if not value:
+        return None
+    if not value.startswith(("https://", "http://")):
+        raise ValueError(f"expected an http(s) URL, got {raw!r}")
+    return value
 
 
 def _database_url(raw: str) -> URL:

@@ -6,13 +6,15 @@ Users write plain URLs (``sqlite:///path/file.db``, ``postgresql://user@host/db`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
-from storage.errors import InvalidDatabaseURL
+from storage.errors import DuplicateKey, InvalidDatabaseURL, StorageError, StorageUnavailable
 
 DEFAULT_DATABASE_URL = "sqlite:///flowtrack.db"
 
@@ -93,7 +95,41 @@ def _configure_sqlite(engine: Engine, synchronous: SqliteSynchronous, busy_timeo
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # Writers take the lock up front: a deferred transaction that reads and then
+        # writes can fail at once (no busy wait) when another writer got there first.
+        immediate = connection.get_execution_options().get("flowtrack_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write; commits on success, rolls back on error."""
+    with (
+        translated_errors(),
+        engine.connect().execution_options(flowtrack_write=True) as connection,
+        connection.begin(),
+    ):
+        yield connection
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads, with driver errors translated."""
+    with translated_errors(), engine.connect() as connection:
+        yield connection
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Driver errors become StorageUnavailable (transient) or StorageError."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
+    except IntegrityError as exc:
+        raise DuplicateKey(f"already stored: {exc.orig}") from exc
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -15,6 +15,10 @@ class StorageUnavailable(StorageError):
     """The database cannot be reached or refused the work for a transient reason."""
 
 
+class DuplicateKey(StorageError):
+    """A row with the same unique key is already stored."""
+
+
 class SchemaNotReady(StorageError):
     """The database schema is missing or behind the newest migration."""
 

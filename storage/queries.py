@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, select, tuple_
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from storage.errors import StorageError, StorageUnavailable
+from storage.engine import read_connection
 from storage.tables import DeadLetter, Event
 
 events = Event.__table__  # type: ignore[attr-defined]
@@ -66,10 +65,5 @@ def list_dead_letters(
 
 
 def _fetch(engine: Engine, statement: Select[Any]) -> Sequence[RowMapping]:
-    try:
-        with engine.connect() as connection:
-            return connection.execute(statement).mappings().all()
-    except OperationalError as exc:
-        raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
-    except SQLAlchemyError as exc:
-        raise StorageError(f"query failed: {exc.__class__.__name__}") from exc
+    with read_connection(engine) as connection:
+        return connection.execute(statement).mappings().all()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, String, Text, text
+from sqlalchemy import Column, Index, Integer, LargeBinary, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from storage.columns import BigIntegerKey, UTCDateTime
@@ -93,21 +93,38 @@ class DeadLetter(SQLModel, table=True):
 
 
 class Launch(SQLModel, table=True):
-    """A flow execution flowtrack started (columns grow with the launch features)."""
+    """A flow execution flowtrack started, and where it stands.
+
+    ``state``: pending → running → completed | failed | timed_out | terminated, or
+    launch_failed when the platform refused it. Events are attributed to a launch by
+    ``launch_id``, or by its execution or conversation id once those are known.
+    """
 
     __tablename__ = "launches"
     __table_args__ = (
         _partial("ix_launches_conversation", "conversation_id"),
         Index("ix_launches_state_created", "state", "created_at"),
+        Index("ix_launches_created", "created_at", "id"),
+        Index("ix_launches_flow_created", "flow_id", "created_at"),
     )
 
     id: str = Field(sa_column=Column(String(64), primary_key=True))
     flow_id: str = Field(sa_column=Column(String(128), nullable=False))
     flow_version: str | None = Field(default=None, sa_column=Column(String(64)))
     name: str | None = Field(default=None, sa_column=Column(String(255)))
+    input_data: str | None = Field(default=None, sa_column=Column(Text))
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(255), unique=True))
     state: str = Field(sa_column=Column(String(32), nullable=False))
+    state_reason: str | None = Field(default=None, sa_column=Column(Text))
+    error_code: str | None = Field(default=None, sa_column=Column(String(255)))
     flow_execution_id: str | None = Field(default=None, sa_column=Column(String(128), unique=True))
     conversation_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    current_node_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    current_node_name: str | None = Field(default=None, sa_column=Column(String(255)))
+    timeout_seconds: int | None = Field(default=None, sa_column=Column(Integer))
+    idle_timeout_seconds: int | None = Field(default=None, sa_column=Column(Integer))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     deadline_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_event_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

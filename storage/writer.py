@@ -17,7 +17,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -190,8 +190,16 @@ class EventWriter:
     many were new and how many were already stored (duplicates, also within the batch).
     """
 
-    def __init__(self, engine: Engine, *, max_batch_events: int = 5000) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch_events: int = 5000,
+        on_stored: Callable[[list[EventRecord]], None] | None = None,
+    ) -> None:
+        """``on_stored`` is called on the event loop with the rows each commit added."""
         self._engine = engine
+        self._on_stored = on_stored
         self._max_batch_events = max_batch_events
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -262,7 +270,8 @@ class EventWriter:
     def _commit(self, batch: list[_Submission]) -> None:
         started = time.perf_counter()
         try:
-            results: list[WriteResult] | BaseException = self._store(batch)
+            stored: list[EventRecord] = []
+            results: list[WriteResult] | BaseException = self._store(batch, stored)
         except BaseException as exc:  # every failure must reach the waiting requests
             self._disconnect()
             results = _wrap(exc)
@@ -290,12 +299,14 @@ class EventWriter:
         for index, submission in enumerate(batch):
             outcome = results if isinstance(results, BaseException) else results[index]
             by_loop.setdefault(submission.loop, []).append((submission.future, outcome))
+        listener = self._on_stored if not isinstance(results, BaseException) else None
         for loop, answers in by_loop.items():
             # A closed loop has nobody waiting any more.
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_resolve, answers)
+                loop.call_soon_threadsafe(_resolve, answers, listener, stored)
+            listener = None  # tell it once
 
-    def _store(self, batch: list[_Submission]) -> list[WriteResult]:
+    def _store(self, batch: list[_Submission], stored: list[EventRecord]) -> list[WriteResult]:
         connection = self._connect()
         # Keep the first delivery of each key within the batch; later ones are duplicates.
         first_seen: dict[bytes, int] = {}
@@ -308,6 +319,8 @@ class EventWriter:
                     rows.append(row)
             dead_letters.extend(submission.dead_letters)
         inserted = self._dialect.store(connection, rows, dead_letters)
+        if self._on_stored is not None:
+            stored.extend(row for row in rows if row.dedupe_key in inserted)
         self.rows += len(inserted)
         results: list[WriteResult] = []
         for index, submission in enumerate(batch):
@@ -348,7 +361,16 @@ def _wrap(exc: BaseException) -> BaseException:
     return StorageError(f"writer failed: {exc.__class__.__name__}: {exc}")
 
 
-def _resolve(answers: list[tuple[asyncio.Future[WriteResult], Any]]) -> None:
+def _resolve(
+    answers: list[tuple[asyncio.Future[WriteResult], Any]],
+    listener: Callable[[list[EventRecord]], None] | None,
+    stored: list[EventRecord],
+) -> None:
+    if listener is not None and stored:
+        try:
+            listener(stored)
+        except Exception:
+            log.exception("listener failed", extra={"action": "storage.listener_failed"})
     for future, outcome in answers:
         if future.done():
             continue  # the request was cancelled; its rows are committed all the same

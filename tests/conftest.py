@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -174,5 +175,113 @@ async def api(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the REST API, with the read-write key."""
     async with httpx.AsyncClient(
         base_url=server.base_url, headers={"Authorization": f"Bearer {WRITE_KEY}"}, timeout=10
+    ) as http:
+        yield http
+
+
+# -- the sandbox standing in for Genesys ------------------------------------------------
+
+FLOW_OK = "aaaaaaaa-0000-4000-8000-000000000001"
+FLOW_FAILS = "aaaaaaaa-0000-4000-8000-000000000002"
+FLOW_HANGS = "aaaaaaaa-0000-4000-8000-000000000003"
+FLOW_CALL = "aaaaaaaa-0000-4000-8000-000000000004"
+
+TEST_FLOWS: list[dict[str, object]] = [
+    {
+        "id": FLOW_OK,
+        "name": "Completes",
+        "type": "workflow",
+        "nodes": [
+            {"id": "prepare", "type": "Task", "name": "Prepare", "duration_ms": 20},
+            {"id": "lookup", "type": "CallData", "name": "Look up", "duration_ms": 20},
+            {"id": "notify", "type": "SendEmail", "name": "Notify", "duration_ms": 20},
+        ],
+    },
+    {
+        "id": FLOW_FAILS,
+        "name": "Fails at push",
+        "type": "workflow",
+        "nodes": [
+            {"id": "fetch", "type": "CallData", "name": "Fetch", "duration_ms": 20},
+            {
+                "id": "push",
+                "type": "CallData",
+                "name": "Push",
+                "duration_ms": 20,
+                "error_probability": 1.0,
+                "error_code": "DATA_ACTION_FAILED",
+            },
+        ],
+    },
+    {
+        "id": FLOW_HANGS,
+        "name": "Hangs at wait",
+        "type": "workflow",
+        "nodes": [
+            {"id": "request", "type": "Task", "name": "Request", "duration_ms": 20},
+            {
+                "id": "wait",
+                "type": "Wait",
+                "name": "Wait",
+                "duration_ms": 20,
+                "hang_probability": 1.0,
+            },
+        ],
+    },
+    {
+        "id": FLOW_CALL,
+        "name": "Calls the customer",
+        "type": "workflow",
+        "conversation": True,
+        "nodes": [
+            {"id": "dial", "type": "Task", "name": "Dial", "duration_ms": 20},
+            {
+                "id": "talk",
+                "type": "PlayAudio",
+                "name": "Talk",
+                "duration_ms": 20,
+                "hang_probability": 1.0,
+            },
+        ],
+    },
+]
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Any]:
+    """The Genesys sandbox with the test flows, on a free port."""
+    from sandbox.config import SandboxConfig
+    from sandbox.server import running_sandbox
+
+    config = SandboxConfig(flows=TEST_FLOWS, seed=7, disconnect_delay_seconds=0.05)
+    async with running_sandbox(config) as running:
+        yield running
+
+
+def genesys_overrides(base_url: str) -> dict[str, str]:
+    """FLOWTRACK_GENESYS_* settings that point flowtrack at a sandbox."""
+    return {
+        "FLOWTRACK_GENESYS_CLIENT_ID": "sandbox",
+        "FLOWTRACK_GENESYS_CLIENT_SECRET": "sandbox",
+        "FLOWTRACK_GENESYS_API_URL": base_url,
+        "FLOWTRACK_GENESYS_LOGIN_URL": base_url,
+    }
+
+
+@pytest.fixture
+async def launcher(database_url: str, sandbox: Any) -> AsyncIterator[tuple[RunningServer, Any]]:
+    """flowtrack configured to launch through the sandbox, and the running app."""
+    app = create_app(settings_for(database_url, **genesys_overrides(sandbox.base_url)))
+    async with running_server(app) as running:
+        yield running, app
+
+
+@pytest.fixture
+async def launch_api(
+    launcher: tuple[RunningServer, Any],
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A write-key client for the launching flowtrack."""
+    async with httpx.AsyncClient(
+        base_url=launcher[0].base_url, headers={"Authorization": f"Bearer {WRITE_KEY}"}, timeout=20
     ) as http:
         yield http

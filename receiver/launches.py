@@ -1,0 +1,367 @@
+"""Launching flows: ``/api/v1/launches``.
+
+flowtrack records a launch before it calls ``POST /api/v2/flows/executions`` (with the
+launch id added to ``inputData`` so the flow can echo it in callbacks), then stores the
+execution id, records a ``start`` event, and learns the conversation id in the
+background. An ``Idempotency-Key`` makes a retried request return the original launch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from receiver.api import event_json
+from receiver.dedupe import dedupe_key
+from receiver.errors import FlowtrackError
+from receiver.fields import FieldReader, parse_timestamp
+from receiver.genesys import GenesysClient
+from receiver.genesys.errors import (
+    GenesysAuthError,
+    GenesysError,
+    GenesysOutcomeUnknown,
+    GenesysRateLimited,
+    GenesysUnavailable,
+)
+from receiver.pagination import Query, encode_cursor
+from receiver.responses import JSONResponse, timestamp
+from receiver.services import services
+from receiver.tracker import LaunchTracker
+from storage import launches as store
+from storage.launches import LaunchFilter, NewLaunch
+from storage.records import EventRecord
+from storage.writer import EventWriter
+
+log = logging.getLogger("flowtrack.launches")
+
+MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
+
+
+class InvalidLaunch(FlowtrackError):
+    status = 422
+    code = "invalid_launch"
+
+
+class LaunchNotFound(FlowtrackError):
+    status = 404
+    code = "launch_not_found"
+
+
+class GenesysNotConfigured(FlowtrackError):
+    status = 503
+    code = "genesys_not_configured"
+
+
+class LaunchRejected(FlowtrackError):
+    """The platform refused or could not take the launch; ``detail`` carries the launch."""
+
+    code = "launch_rejected"
+
+    def __init__(self, message: str, *, status: int, code: str, detail: Any) -> None:
+        super().__init__(message, detail=detail)
+        self.status = status
+        self.code = code
+
+
+class LaunchService:
+    """Starts flows on the platform and keeps the launch records in step."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        writer: EventWriter,
+        tracker: LaunchTracker,
+        genesys: GenesysClient | None,
+        *,
+        launch_id_input_key: str,
+        default_timeout_seconds: int,
+    ) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._tracker = tracker
+        self._genesys = genesys
+        self._input_key = launch_id_input_key
+        self._default_timeout = default_timeout_seconds
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def launch(self, body: Any, idempotency_key: str | None) -> tuple[dict[str, Any], bool]:
+        """Launch a flow; returns the launch JSON and whether this call created it."""
+        if self._genesys is None:
+            raise GenesysNotConfigured(
+                "launching needs FLOWTRACK_GENESYS_CLIENT_ID and FLOWTRACK_GENESYS_CLIENT_SECRET"
+            )
+        new = self._new_launch(body, idempotency_key)
+        row, created = await run_in_threadpool(store.insert_launch, self._engine, new)
+        if not created:
+            return await self.describe(row["id"]), False
+        input_data = dict(orjson.loads(new.input_data) if new.input_data else {})
+        input_data[self._input_key] = new.id
+        try:
+            launched = await self._genesys.launch_flow(
+                new.flow_id,
+                flow_version=new.flow_version,
+                input_data=input_data,
+                name=new.name or f"flowtrack {new.id}",
+            )
+        except GenesysError as exc:
+            await self._refused(new.id, exc)
+            raise  # unreachable: _refused raises
+        now = datetime.now(UTC)
+        await run_in_threadpool(store.mark_launched, self._engine, new.id, launched.id, now)
+        start = EventRecord(
+            dedupe_key("launch", new.id),
+            "start",
+            "flowtrack",
+            now,
+            now,
+            new.id,
+            launched.id,
+            None,
+            new.flow_id,
+            launched.flow_version or new.flow_version,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            orjson.dumps({"launch": launched.raw}).decode(),
+        )
+        await self._writer.write([start])
+        self._tracker.notice_launch(new.id)
+        self._spawn(self._learn_conversation(new.id, launched.id))
+        log.info(
+            "flow launched",
+            extra={"action": "launch.started", "launch_id": new.id, "execution_id": launched.id},
+        )
+        return await self.describe(new.id), True
+
+    async def describe(self, launch_id: str) -> dict[str, Any]:
+        """The full launch JSON, with event counts and the last event."""
+        row = await run_in_threadpool(store.get_launch, self._engine, launch_id)
+        if row is None:
+            raise LaunchNotFound(f"no launch {launch_id!r}")
+        counts, last = await run_in_threadpool(store.event_summary, self._engine, launch_id)
+        body = launch_json(row)
+        body["eventCounts"] = counts
+        body["lastEvent"] = None
+        if last is not None:
+            body["lastEvent"] = event_json(last)
+        return body
+
+    async def _refused(self, launch_id: str, exc: GenesysError) -> None:
+        now = datetime.now(UTC)
+        if isinstance(exc, GenesysOutcomeUnknown):
+            # The platform may or may not have started it: keep it pending, say why.
+            reason = f"launch outcome unknown: {exc.message}"
+            await run_in_threadpool(store.note_reason, self._engine, launch_id, reason, now)
+            status = 502
+        else:
+            reason = exc.message
+            await run_in_threadpool(
+                store.mark_launch_failed, self._engine, launch_id, exc.genesys_code, reason, now
+            )
+            if isinstance(exc, GenesysRateLimited | GenesysUnavailable):
+                status = 503
+            elif isinstance(exc, GenesysAuthError):
+                status = 502
+            elif exc.http_status is not None and 400 <= exc.http_status < 500:
+                status = 422
+            else:
+                status = 502
+        log.warning(
+            reason,
+            extra={
+                "action": "launch.refused",
+                "launch_id": launch_id,
+                "genesys_status": exc.http_status,
+                "genesys_code": exc.genesys_code,
+                "correlation_id": exc.correlation_id,
+            },
+        )
+        detail = {
+            "genesysStatus": exc.http_status,
+            "genesysCode": exc.genesys_code,
+            "correlationId": exc.correlation_id,
+            "launch": await self.describe(launch_id),
+        }
+        code = "launch_outcome_unknown" if isinstance(exc, GenesysOutcomeUnknown) else exc.code
+        raise LaunchRejected(reason, status=status, code=code, detail=detail) from exc
+
+    async def _learn_conversation(self, launch_id: str, execution_id: str) -> None:
+        assert self._genesys is not None
+        try:
+            execution = await self._genesys.get_execution(execution_id)
+        except GenesysError as exc:
+            # The sweep polls again later; nothing is lost by giving up here.
+            log.info(str(exc), extra={"action": "launch.poll_failed", "launch_id": launch_id})
+            return
+        if execution.conversation_id:
+            now = datetime.now(UTC)
+            learned = await run_in_threadpool(
+                store.set_conversation, self._engine, launch_id, execution.conversation_id, now
+            )
+            if learned:
+                self._tracker.notice_launch(launch_id)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _new_launch(self, body: Any, idempotency_key: str | None) -> NewLaunch:
+        if not isinstance(body, dict):
+            raise InvalidLaunch("the body must be a JSON object")
+        errors: list[dict[str, str]] = []
+        fields = FieldReader(body, "", errors)
+        flow_id = fields.text("flowId", 128)
+        if flow_id is None and "flowId" not in body:
+            fields.problem("flowId", "is required")
+        flow_version = fields.text("flowVersion", 64)
+        name = fields.text("name", 255)
+        input_data = body.get("inputData")
+        if input_data is not None and not isinstance(input_data, dict):
+            fields.problem("inputData", "must be an object")
+        timeout = _seconds(fields, "timeoutSeconds")
+        idle = _seconds(fields, "idleTimeoutSeconds")
+        for unknown in sorted(set(body) - _LAUNCH_FIELDS):
+            fields.problem(unknown, f"unknown field; allowed: {', '.join(sorted(_LAUNCH_FIELDS))}")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+            errors.append({"field": "Idempotency-Key", "problem": "must be 1 to 255 characters"})
+        if errors or flow_id is None:
+            first = errors[0]
+            raise InvalidLaunch(f"{first['field']}: {first['problem']}", detail=errors)
+        created = datetime.now(UTC)
+        deadline = created + timedelta(seconds=timeout or self._default_timeout)
+        return NewLaunch(
+            id=str(uuid.uuid4()),
+            flow_id=flow_id,
+            flow_version=flow_version,
+            name=name,
+            input_data=orjson.dumps(input_data).decode() if input_data is not None else None,
+            idempotency_key=idempotency_key,
+            timeout_seconds=timeout,
+            idle_timeout_seconds=idle,
+            created_at=created,
+            deadline_at=deadline,
+        )
+
+
+_LAUNCH_FIELDS = frozenset(
+    {"flowId", "flowVersion", "inputData", "name", "timeoutSeconds", "idleTimeoutSeconds"}
+)
+
+
+def _seconds(fields: FieldReader, name: str) -> int | None:
+    value = fields.obj.get(name)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_TIMEOUT_SECONDS
+    ):
+        fields.problem(name, f"must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECONDS}")
+        return None
+    return value
+
+
+def launch_json(row: Any) -> dict[str, Any]:
+    """A launch as the API shows it."""
+    node = None
+    if row["current_node_id"] is not None:
+        node = {"id": row["current_node_id"], "name": row["current_node_name"]}
+    return {
+        "id": row["id"],
+        "flowId": row["flow_id"],
+        "flowVersion": row["flow_version"],
+        "name": row["name"],
+        "state": row["state"],
+        "stateReason": row["state_reason"],
+        "errorCode": row["error_code"],
+        "flowExecutionId": row["flow_execution_id"],
+        "conversationId": row["conversation_id"],
+        "currentNode": node,
+        "inputData": orjson.Fragment(row["input_data"]) if row["input_data"] else None,
+        "timeoutSeconds": row["timeout_seconds"],
+        "idleTimeoutSeconds": row["idle_timeout_seconds"],
+        "createdAt": timestamp(row["created_at"]),
+        "updatedAt": timestamp(row["updated_at"]),
+        "deadlineAt": timestamp(row["deadline_at"]),
+        "lastEventAt": timestamp(row["last_event_at"]),
+        "endedAt": timestamp(row["ended_at"]),
+    }
+
+
+# -- HTTP handlers --------------------------------------------------------------------
+
+
+async def post_launch(request: Request) -> Response:
+    """``POST /api/v1/launches``: 201 with the new launch (200 when replayed by key)."""
+    found = services(request)
+    found.api_keys.require(request, write=True)
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidLaunch(f"body is not valid JSON: {exc}") from None
+    launch, created = await found.launches.launch(body, request.headers.get("idempotency-key"))
+    headers = {"Location": f"/api/v1/launches/{launch['id']}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(launch, status_code=201 if created else 200, headers=headers)
+
+
+async def get_launch(request: Request) -> Response:
+    """``GET /api/v1/launches/{id}``."""
+    found = services(request)
+    found.api_keys.require(request)
+    return JSONResponse(await found.launches.describe(request.path_params["launch_id"]))
+
+
+async def get_launches(request: Request) -> Response:
+    """``GET /api/v1/launches``: newest first; filters state, flowId, since, until."""
+    found = services(request)
+    found.api_keys.require(request)
+    query = Query(request.query_params, ("state", "flowId", "since", "until", "limit", "cursor"))
+    where = LaunchFilter(
+        state=query.text("state", store.STATES),
+        flow_id=query.text("flowId"),
+        since=query.timestamp("since"),
+        until=query.timestamp("until"),
+    )
+    limit = query.limit()
+    cursor = query.cursor()
+    after = None
+    if cursor is not None:
+        at = None
+        if isinstance(cursor, list) and len(cursor) == 2 and isinstance(cursor[1], str):
+            at = parse_timestamp(cursor[0])
+        if at is None:
+            query.reject_cursor()
+        else:
+            after = (at, cursor[1])
+    query.check()
+    rows = await run_in_threadpool(
+        store.list_launches, found.engine, where, after=after, limit=limit + 1
+    )
+    items = [launch_json(row) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([timestamp(last["created_at"]), last["id"]])
+    return JSONResponse({"items": items, "nextCursor": next_cursor})
