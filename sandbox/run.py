@@ -123,7 +123,11 @@ class FlowRun:
         self._publish_start()
         try:
             ending = await self._walk()
-            await self._report("complete", attributes={"status": ending.status})
+            await self._report(
+                "complete",
+                outcome=_OUTCOMES.get(ending.status, "failed"),
+                attributes={"status": ending.status},
+            )
         except _Stopped:
             await self._invoker.flush(self.execution.id)
             ending = _Ending("TERMINATED", "Stopped by the data action answer (command: stop)")
@@ -225,6 +229,7 @@ class FlowRun:
         output_path: str | None = None,
         error_code: str | None = None,
         message: str | None = None,
+        outcome: str | None = None,
         attributes: dict[str, Any] | None = None,
     ) -> ActionOutcome | None:
         """Post one canonical callback; raises :class:`_Stopped` on a ``stop`` answer."""
@@ -242,13 +247,14 @@ class FlowRun:
             "outputPath": output_path,
             "errorCode": error_code,
             "message": message,
+            "outcome": outcome,
             "occurredAt": iso(utc_now()),
             "attributes": {"flowVersion": execution.flow.version, **(attributes or {})},
         }
-        outcome = await self._invoker.call_step(execution.flow.data_action, body, execution.id)
-        if outcome is not None and outcome.stop and event != "complete":
+        answer = await self._invoker.call_step(execution.flow.data_action, body, execution.id)
+        if answer is not None and answer.stop and event != "complete":
             raise _Stopped
-        return outcome
+        return answer
 
     def _publish_start(self) -> None:
         if self.conversation is not None:
@@ -272,6 +278,10 @@ class FlowRun:
             self.conversation.end(disconnect_type.lower())
         history = execution_history_body(execution, ended_at, exit_reason=exit_reason)
         self._hub.publish(instances_topic(execution.flow.id), history)
+
+
+# The canonical ``outcome`` of a ``complete`` callback for each final status.
+_OUTCOMES = {"COMPLETED": "completed", "TERMINATED": "terminated"}
 
 
 def _error_info(
