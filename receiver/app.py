@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
@@ -17,9 +20,12 @@ from receiver.apikeys import ApiKeys
 from receiver.credentials import CallbackCredentials
 from receiver.genesys import GenesysClient
 from receiver.launches import LaunchService
+from receiver.registration import register_on_startup
 from receiver.responses import EXCEPTION_HANDLERS
 from receiver.services import Services
 from receiver.settings import Settings
+from receiver.stops import StopList
+from receiver.sweep import Sweeper, SweepPolicy
 from receiver.tracker import LaunchTracker
 from storage.engine import make_engine
 from storage.errors import StorageError
@@ -54,9 +60,38 @@ def create_app(settings: Settings) -> Starlette:
             genesys,
             launch_id_input_key=settings.launch_id_input_key,
             default_timeout_seconds=settings.launch_timeout_seconds,
+            flow_timeouts=settings.flow_timeouts,
+            idle_timeout_seconds=settings.idle_timeout_seconds,
         )
+        stops = StopList(engine)
+        sweeper = Sweeper(
+            engine,
+            writer,
+            tracker,
+            stops,
+            genesys,
+            SweepPolicy(
+                batch_size=settings.sweep_batch_size,
+                claim_seconds=settings.sweep_claim_seconds,
+                confirm_seconds=settings.sweep_confirm_seconds,
+                max_attempts=settings.termination_max_attempts,
+            ),
+        )
+        scheduler = AsyncIOScheduler(timezone=UTC)
         writer.start()
         tracker.start()
+        stops.start()
+        if settings.sweep_enabled:
+            scheduler.add_job(
+                sweeper.sweep,
+                "interval",
+                seconds=settings.sweep_interval_seconds,
+                id="sweep",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
+            scheduler.start()
         app.state.services = Services(
             settings=settings,
             engine=engine,
@@ -67,7 +102,13 @@ def create_app(settings: Settings) -> Starlette:
             ),
             tracker=tracker,
             launches=launches,
+            stops=stops,
+            sweeper=sweeper,
         )
+        background: list[asyncio.Task[object]] = []
+        if settings.register_on_start:
+            # In the background: it waits for Genesys and for the registration lock.
+            background.append(asyncio.create_task(register_on_startup(settings, genesys, engine)))
         try:
             revision = await run_in_threadpool(check_ready, engine)
         except StorageError as exc:
@@ -85,6 +126,14 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            # Let an in-flight sweep finish, then stop scheduling.
+            await sweeper.close()
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            await stops.stop()
             await launches.close()
             await run_in_threadpool(writer.close)
             await tracker.settled_or_timeout(5)
@@ -102,5 +151,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/v1/launches", launches_api.post_launch, methods=["POST"]),
         Route("/api/v1/launches", launches_api.get_launches, methods=["GET"]),
         Route("/api/v1/launches/{launch_id}", launches_api.get_launch, methods=["GET"]),
+        Route(
+            "/api/v1/launches/{launch_id}/terminate",
+            launches_api.terminate_launch,
+            methods=["POST"],
+        ),
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)

@@ -62,7 +62,11 @@ async def receive_callback(request: Request) -> Response:
         raise
     result = await found.writer.write(events)
     return JSONResponse(
-        {"accepted": result.accepted, "duplicates": result.duplicates, "command": "continue"}
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "command": found.stops.command_for(events),
+        }
     )
 
 

@@ -1,4 +1,4 @@
-"""The ``flowtrack`` command: serve, migrate, sandbox."""
+"""The ``flowtrack`` command: serve, migrate, register, sandbox."""
 
 from __future__ import annotations
 
@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(run=_migrate)
 
+    register = commands.add_parser(
+        "register", help="create or update flowtrack's data action in Genesys, and say what changed"
+    )
+    register.set_defaults(run=_register)
+
     sandbox = commands.add_parser("sandbox", help="run the local Genesys Cloud sandbox")
     sandbox_cli.add_arguments(sandbox)
     sandbox.set_defaults(run=sandbox_cli.run)
@@ -81,6 +86,18 @@ def _migrate(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     revision = _upgrade(settings)
     print(f"database is at migration {revision}")
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from receiver.registration import register_from_settings
+
+    settings = Settings.from_env(serving=False)
+    configure_logging(settings.log_level, settings.log_format)
+    report = asyncio.run(register_from_settings(settings))
+    print("\n".join(report.lines()))
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -84,6 +85,8 @@ class LaunchService:
         *,
         launch_id_input_key: str,
         default_timeout_seconds: int,
+        flow_timeouts: Mapping[str, int] | None = None,
+        idle_timeout_seconds: int | None = None,
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -91,6 +94,8 @@ class LaunchService:
         self._genesys = genesys
         self._input_key = launch_id_input_key
         self._default_timeout = default_timeout_seconds
+        self._flow_timeouts = dict(flow_timeouts or {})
+        self._idle_timeout = idle_timeout_seconds
         self._background: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
@@ -247,7 +252,10 @@ class LaunchService:
             first = errors[0]
             raise InvalidLaunch(f"{first['field']}: {first['problem']}", detail=errors)
         created = datetime.now(UTC)
-        deadline = created + timedelta(seconds=timeout or self._default_timeout)
+        # The request's timeout, else the flow's configured one, else the global default.
+        seconds = timeout or self._flow_timeouts.get(flow_id) or self._default_timeout
+        deadline = created + timedelta(seconds=seconds)
+        idle = idle if idle is not None else self._idle_timeout
         return NewLaunch(
             id=str(uuid.uuid4()),
             flow_id=flow_id,
@@ -365,3 +373,13 @@ async def get_launches(request: Request) -> Response:
         last = rows[limit - 1]
         next_cursor = encode_cursor([timestamp(last["created_at"]), last["id"]])
     return JSONResponse({"items": items, "nextCursor": next_cursor})
+
+
+async def terminate_launch(request: Request) -> Response:
+    """``POST /api/v1/launches/{id}/terminate``: end it now, the way the sweep would."""
+    found = services(request)
+    found.api_keys.require(request, write=True)
+    launch_id = request.path_params["launch_id"]
+    await found.sweeper.terminate(launch_id)
+    await found.tracker.settled()
+    return JSONResponse(await found.launches.describe(launch_id))

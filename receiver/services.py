@@ -16,6 +16,8 @@ from storage.writer import EventWriter
 
 if TYPE_CHECKING:  # the launch handlers import this module
     from receiver.launches import LaunchService
+    from receiver.stops import StopList
+    from receiver.sweep import Sweeper
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Services:
     api_keys: ApiKeys
     tracker: LaunchTracker
     launches: LaunchService
+    stops: StopList
+    sweeper: Sweeper
 
 
 def services(request: Request) -> Services:

@@ -60,7 +60,16 @@ class Settings:
     genesys: GenesysConfig | None = None
     launch_id_input_key: str = "flowtrackLaunchId"
     launch_timeout_seconds: int = 3600
+    flow_timeouts: Mapping[str, int] = field(default_factory=dict)
+    idle_timeout_seconds: int | None = None
+    sweep_enabled: bool = True
+    sweep_interval_seconds: float = 10.0
+    sweep_batch_size: int = 100
+    sweep_claim_seconds: int = 120
+    sweep_confirm_seconds: float = 2.0
+    termination_max_attempts: int = 5
     public_url: str | None = None
+    register_on_start: bool = False
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     access_log: bool = False
@@ -92,6 +101,15 @@ class Settings:
             launch_id_input_key=reader.get("LAUNCH_ID_INPUT_KEY", _identifier, "flowtrackLaunchId"),
             launch_timeout_seconds=reader.get("LAUNCH_TIMEOUT_SECONDS", _positive_int, "3600"),
             public_url=reader.get("PUBLIC_URL", _optional_url, ""),
+            register_on_start=reader.get("REGISTER_ON_START", _flag, "0"),
+            flow_timeouts=reader.get("FLOW_TIMEOUTS", _flow_timeouts, ""),
+            idle_timeout_seconds=reader.get("IDLE_TIMEOUT_SECONDS", _optional_positive_int, ""),
+            sweep_enabled=reader.get("SWEEP_ENABLED", _flag, "1"),
+            sweep_interval_seconds=reader.get("SWEEP_INTERVAL", _positive_float, "10"),
+            sweep_batch_size=reader.get("SWEEP_BATCH_SIZE", _positive_int, "100"),
+            sweep_claim_seconds=reader.get("SWEEP_CLAIM_SECONDS", _positive_int, "120"),
+            sweep_confirm_seconds=reader.get("SWEEP_CONFIRM_SECONDS", _positive_float, "2"),
+            termination_max_attempts=reader.get("TERMINATION_MAX_ATTEMPTS", _positive_int, "5"),
             log_level=reader.get(
                 "LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"
             ),
@@ -172,6 +190,30 @@ def _genesys(reader: _Reader) -> GenesysConfig | None:
     except ValueError as exc:
         reader.problems.append(f"{PREFIX}GENESYS_REGION / _API_URL / _LOGIN_URL: {exc}")
         return None
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"expected a number above 0, got {raw!r}")
+    return value
+
+
+def _optional_positive_int(raw: str) -> int | None:
+    return _positive_int(raw) if raw.strip() else None
+
+
+def _flow_timeouts(raw: str) -> dict[str, int]:
+    timeouts: dict[str, int] = {}
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        flow_id, sep, seconds = part.partition("=")
+        if not sep or not flow_id.strip():
+            raise ValueError(f"expected flowId=seconds pairs separated by commas, got {part!r}")
+        timeouts[flow_id.strip()] = _positive_int(seconds)
+    return timeouts
 
 
 def _identifier(raw: str) -> str:

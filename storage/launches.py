@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, func, insert, or_, select, update
@@ -31,8 +31,20 @@ FAILED = "failed"
 TERMINATED = "terminated"
 TIMED_OUT = "timed_out"
 LAUNCH_FAILED = "launch_failed"
+TERMINATION_FAILED = "termination_failed"
 TERMINAL_STATES = frozenset({COMPLETED, FAILED, TERMINATED, TIMED_OUT, LAUNCH_FAILED})
-STATES = (PENDING, RUNNING, COMPLETED, FAILED, TERMINATED, TIMED_OUT, LAUNCH_FAILED)
+STATES = (
+    PENDING,
+    RUNNING,
+    COMPLETED,
+    FAILED,
+    TERMINATED,
+    TIMED_OUT,
+    LAUNCH_FAILED,
+    TERMINATION_FAILED,
+)
+# flowtrack's own records (timeouts, disconnects) are not errors of the flow.
+OWN_SOURCE = "flowtrack"
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,11 @@ def insert_launch(engine: Engine, new: NewLaunch) -> tuple[RowMapping, bool]:
 
     Returns the stored row and whether it was created by this call.
     """
-    values = {**new.__dict__, "state": PENDING, "updated_at": new.created_at}
+    due = new.deadline_at
+    if new.idle_timeout_seconds is not None:
+        idle_due = new.created_at + timedelta(seconds=new.idle_timeout_seconds)
+        due = idle_due if due is None else min(due, idle_due)
+    values = {**new.__dict__, "state": PENDING, "updated_at": new.created_at, "due_at": due}
     try:
         with write_transaction(engine) as connection:
             connection.execute(insert(launches).values(**values))
@@ -169,6 +185,7 @@ def mark_launch_failed(
                 state_reason=reason,
                 updated_at=now,
                 ended_at=now,
+                due_at=None,
             )
         )
 
@@ -267,7 +284,7 @@ def _advance(connection: Connection, launch: RowMapping, now: datetime) -> None:
     summary = connection.execute(
         select(
             func.count(),
-            func.count().filter(events.c.kind == "error"),
+            func.count().filter(events.c.kind == "error", events.c.source != OWN_SOURCE),
             func.max(events.c.received_at),
             latest(events.c.node_id, kinds=("node_enter", "node_exit")),
             latest(events.c.node_name, kinds=("node_enter", "node_exit")),
@@ -286,26 +303,38 @@ def _advance(connection: Connection, launch: RowMapping, now: datetime) -> None:
     state = RUNNING
     if completes:
         values["ended_at"] = ended_at
-        if outcome == TERMINATED:
-            state = TERMINATED
+        if outcome in (TERMINATED, TIMED_OUT):
+            state = outcome
         elif errors or outcome == FAILED:
             state = FAILED
             values["error_code"] = code
         else:
             state = COMPLETED
+    idle = launch["idle_timeout_seconds"]
+    if state == RUNNING and idle is not None and launch["disconnect_requested_at"] is None:
+        # Every event pushes the idle deadline out (never past the overall deadline).
+        idle_due = last_received + timedelta(seconds=idle)
+        deadline = launch["deadline_at"]
+        values["due_at"] = idle_due if deadline is None else min(deadline, idle_due)
     # Bookkeeping always; the state only forward. A completed launch still turns failed
-    # when an error that came before its end arrives late (delivery is unordered).
+    # when an error that came before its end arrives late (delivery is unordered); a
+    # launch whose termination failed may still end by itself.
     connection.execute(update(launches).where(launches.c.id == launch["id"]).values(**values))
+    ending = (PENDING, RUNNING, TERMINATION_FAILED)
     allowed_from = {
         RUNNING: (PENDING,),
-        COMPLETED: (PENDING, RUNNING),
-        TERMINATED: (PENDING, RUNNING),
-        FAILED: (PENDING, RUNNING, COMPLETED),
+        COMPLETED: ending,
+        TERMINATED: ending,
+        TIMED_OUT: ending,
+        FAILED: (*ending, COMPLETED),
     }[state]
+    moved: dict[str, Any] = {"state": state}
+    if state in TERMINAL_STATES:
+        moved["due_at"] = None
     connection.execute(
         update(launches)
         .where(launches.c.id == launch["id"], launches.c.state.in_(allowed_from))
-        .values(state=state)
+        .values(**moved)
     )
 
 

@@ -106,6 +106,9 @@ class Launch(SQLModel, table=True):
         Index("ix_launches_state_created", "state", "created_at"),
         Index("ix_launches_created", "created_at", "id"),
         Index("ix_launches_flow_created", "flow_id", "created_at"),
+        # Only unfinished launches have a due time, so the sweep's index holds only them.
+        _partial("ix_launches_due", "due_at"),
+        _partial("ix_launches_stop", "stop_requested_at"),
     )
 
     id: str = Field(sa_column=Column(String(64), primary_key=True))
@@ -128,3 +131,13 @@ class Launch(SQLModel, table=True):
     deadline_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_event_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    claimed_by: str | None = Field(default=None, sa_column=Column(String(128)))
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    termination_attempts: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    termination_reason: str | None = Field(default=None, sa_column=Column(String(32)))
+    disconnect_requested_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    stop_requested_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))

@@ -185,6 +185,7 @@ FLOW_OK = "aaaaaaaa-0000-4000-8000-000000000001"
 FLOW_FAILS = "aaaaaaaa-0000-4000-8000-000000000002"
 FLOW_HANGS = "aaaaaaaa-0000-4000-8000-000000000003"
 FLOW_CALL = "aaaaaaaa-0000-4000-8000-000000000004"
+FLOW_SLOW = "aaaaaaaa-0000-4000-8000-000000000005"
 
 TEST_FLOWS: list[dict[str, object]] = [
     {
@@ -192,8 +193,20 @@ TEST_FLOWS: list[dict[str, object]] = [
         "name": "Completes",
         "type": "workflow",
         "nodes": [
-            {"id": "prepare", "type": "Task", "name": "Prepare", "duration_ms": 20},
-            {"id": "lookup", "type": "CallData", "name": "Look up", "duration_ms": 20},
+            {
+                "id": "prepare",
+                "type": "Task",
+                "name": "Prepare",
+                "duration_ms": 20,
+                "next": "lookup",
+            },
+            {
+                "id": "lookup",
+                "type": "CallData",
+                "name": "Look up",
+                "duration_ms": 20,
+                "next": "notify",
+            },
             {"id": "notify", "type": "SendEmail", "name": "Notify", "duration_ms": 20},
         ],
     },
@@ -202,7 +215,7 @@ TEST_FLOWS: list[dict[str, object]] = [
         "name": "Fails at push",
         "type": "workflow",
         "nodes": [
-            {"id": "fetch", "type": "CallData", "name": "Fetch", "duration_ms": 20},
+            {"id": "fetch", "type": "CallData", "name": "Fetch", "duration_ms": 20, "next": "push"},
             {
                 "id": "push",
                 "type": "CallData",
@@ -218,7 +231,7 @@ TEST_FLOWS: list[dict[str, object]] = [
         "name": "Hangs at wait",
         "type": "workflow",
         "nodes": [
-            {"id": "request", "type": "Task", "name": "Request", "duration_ms": 20},
+            {"id": "request", "type": "Task", "name": "Request", "duration_ms": 20, "next": "wait"},
             {
                 "id": "wait",
                 "type": "Wait",
@@ -234,7 +247,7 @@ TEST_FLOWS: list[dict[str, object]] = [
         "type": "workflow",
         "conversation": True,
         "nodes": [
-            {"id": "dial", "type": "Task", "name": "Dial", "duration_ms": 20},
+            {"id": "dial", "type": "Task", "name": "Dial", "duration_ms": 20, "next": "talk"},
             {
                 "id": "talk",
                 "type": "PlayAudio",
@@ -242,6 +255,21 @@ TEST_FLOWS: list[dict[str, object]] = [
                 "duration_ms": 20,
                 "hang_probability": 1.0,
             },
+        ],
+    },
+    {
+        "id": FLOW_SLOW,
+        "name": "Many slow steps",
+        "type": "workflow",
+        "nodes": [
+            {
+                "id": f"step-{n}",
+                "type": "Task",
+                "name": f"Step {n}",
+                "duration_ms": 300,
+                **({"next": f"step-{n + 1}"} if n < 19 else {}),
+            }
+            for n in range(20)
         ],
     },
 ]
