@@ -160,4 +160,6 @@ def _validated(name: str, value: Any, current: Any, where: str) -> Any:
         return float(value)
     if value < 0:
         raise BadRequest(f"'{where}' must not be negative.")
+    if value != int(value):
+        raise BadRequest(f"'{where}' is a whole number (a count, milliseconds or seconds).")
     return int(value)

@@ -185,7 +185,7 @@ async def test_rate_limits_and_server_errors_only_delay_termination(
     flowtrack = await tracked(FLOWTRACK_TERMINATION_MAX_ATTEMPTS="50")
     launch = await flowtrack.launch(FLOW_CALL, timeoutSeconds=1)
     await flowtrack.faults(
-        rateLimitBurst=0.3, serverError=0.3, retryAfterSeconds=0.1, paths=["/api/v2/conversations"]
+        rateLimitBurst=3, serverError=0.3, retryAfterSeconds=1, paths=["/api/v2/conversations"]
     )
     ended = await flowtrack.until(launch["id"], "timed_out", seconds=30)
     assert (await flowtrack.disconnects())[ended["conversationId"]] >= 1

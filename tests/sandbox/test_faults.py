@@ -194,3 +194,13 @@ async def test_faults_play_out_identically_for_the_same_seed() -> None:
     assert 200 in first
     assert set(first) - {200}
     assert first != other
+
+
+async def test_a_fraction_where_a_count_is_expected_is_refused(
+    api: httpx.AsyncClient, sandbox: RunningSandbox
+) -> None:
+    response = await api.put(
+        f"{sandbox.base_url}/sandbox/faults", json={"api": {"rateLimitBurst": 0.3}}
+    )
+    assert response.status_code == 400
+    assert "whole number" in response.json()["message"]
