@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from receiver import demo as demo_cli
 from receiver.errors import FlowtrackError
 from receiver.logs import configure_logging
 from receiver.settings import Settings
@@ -45,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         "--migrate", action="store_true", help="apply database migrations before serving"
     )
     serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser(
+        "demo", help="flowtrack and the sandbox on a local SQLite file, with flows to follow"
+    )
+    demo_cli.add_arguments(demo)
+    demo.set_defaults(run=demo_cli.run)
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(run=_migrate)
