@@ -10,7 +10,6 @@ its own decisions immediately.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from receiver.background import BackgroundTask
 from storage.errors import StorageError
 from storage.records import EventRecord
 from storage.sweeps import stopped_keys
@@ -30,14 +30,15 @@ STOP = "stop"
 REMEMBER = timedelta(days=7)
 
 
-class StopList:
+class StopList(BackgroundTask):
     """The launch, execution and conversation ids whose flows must stop."""
+
+    task_name = "flowtrack-stops"
 
     def __init__(self, engine: Engine, *, refresh_seconds: float = 2.0) -> None:
         self._engine = engine
         self._refresh_seconds = refresh_seconds
         self._keys: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
 
     def command_for(self, events: Sequence[EventRecord]) -> str:
         """``stop`` when any of the events belongs to a flow that was told to stop."""
@@ -61,17 +62,6 @@ class StopList:
         since = datetime.now(UTC) - REMEMBER
         rows = await run_in_threadpool(stopped_keys, self._engine, since=since)
         self._keys = {key for row in rows for key in row if key}
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="flowtrack-stops")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from receiver.background import BackgroundTask
 from storage.errors import StorageError
 from storage.launches import refresh
 from storage.records import EventRecord
@@ -24,8 +25,10 @@ from storage.records import EventRecord
 log = logging.getLogger("flowtrack.tracker")
 
 
-class LaunchTracker:
+class LaunchTracker(BackgroundTask):
     """Coalesces touched keys and refreshes the launches they name."""
+
+    task_name = "flowtrack-tracker"
 
     def __init__(self, engine: Engine, *, retry_seconds: float = 1.0) -> None:
         self._engine = engine
@@ -36,18 +39,6 @@ class LaunchTracker:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="flowtrack-tracker")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     def notice(self, rows: Sequence[EventRecord]) -> None:
         """Events were stored (called on the event loop by the writer)."""
