@@ -11,6 +11,24 @@ from starlette.responses import Response
 
 from receiver.canonical import KINDS
 from receiver.fields import parse_timestamp
+from receiver.openapi import (
+    CURSOR,
+    INVALID_QUERY,
+    LIMIT,
+    PROBLEMS,
+    STORAGE_UNAVAILABLE,
+    Component,
+    Param,
+    Reply,
+    date_time,
+    integer,
+    nullable,
+    obj,
+    operation,
+    page_of,
+    since_until,
+    string,
+)
 from receiver.pagination import Query, encode_cursor
 from receiver.responses import JSONResponse, timestamp
 from receiver.services import services
@@ -28,7 +46,84 @@ _EVENT_PARAMS = (
     "cursor",
 )
 
+# Where each source is set: receiver.canonical, receiver.payloads (notification,
+# eventbridge), storage.launches.OWN_SOURCE and receiver.sweep (status_poll).
+EVENT_SOURCES = ("data_action", "notification", "eventbridge", "flowtrack", "status_poll")
 
+
+def _text(description: str) -> dict[str, Any]:
+    return nullable(string(description))
+
+
+EVENT = Component(
+    "Event",
+    obj(
+        {
+            "id": integer("Arrival order."),
+            "kind": string("What happened.", enum=list(KINDS)),
+            "source": string(
+                "Who reported it: a flow's data action, a notification (WebSocket), "
+                "EventBridge, flowtrack itself, or flowtrack's status poll of the platform.",
+                enum=list(EVENT_SOURCES),
+            ),
+            "occurredAt": date_time(
+                "When it happened (when it arrived, if the sender did not say)."
+            ),
+            "receivedAt": date_time("When flowtrack received it."),
+            "launchId": _text("The launch it belongs to, once known."),
+            "flowExecutionId": _text("The flow execution id."),
+            "conversationId": _text("The conversation id."),
+            "flowId": _text("The flow id."),
+            "flowVersion": _text("The flow version."),
+            "nodeId": _text("The node (step) id."),
+            "nodeType": _text("The node type."),
+            "nodeName": _text("The node name."),
+            "outputPath": _text("The path the node left by."),
+            "outcome": _text("The outcome (`completed`, `failed`, `terminated`, `timed_out`, …)."),
+            "errorCode": _text("The error code."),
+            "errorMessage": _text("The error message."),
+            "dedupeKey": string("The dedupe key (hex).", pattern="^[0-9a-f]{32}$"),
+            "raw": {"type": "object", "description": "The payload as received."},
+        },
+        "One stored flow event.",
+    ),
+)
+
+DEAD_LETTER = Component(
+    "DeadLetter",
+    obj(
+        {
+            "id": integer(),
+            "receivedAt": date_time(),
+            "reason": string("Why the body could not be read (the 422's message)."),
+            "errors": PROBLEMS,
+            "webhookId": _text("The `webhook-id` header of the delivery, if any."),
+            "body": {"description": "The body as received (any JSON)."},
+        },
+        "A callback body that was valid JSON but could not be read as events.",
+    ),
+)
+
+
+@operation(
+    "listEvents",
+    "Stored events in history order",
+    tag="events",
+    access="read",
+    description="Ordered by `occurredAt`, then arrival. Every filter given must match.",
+    parameters=(
+        Param("conversationId", "query", string(), "Only events of this conversation."),
+        Param("flowExecutionId", "query", string(), "Only events of this flow execution."),
+        Param("launchId", "query", string(), "Only events of this launch."),
+        Param("flowId", "query", string(), "Only events of this flow."),
+        Param("kind", "query", string(enum=list(KINDS)), "Only events of this kind."),
+        *since_until("occurredAt"),
+        LIMIT,
+        CURSOR,
+    ),
+    replies={200: Reply("A page of events.", page_of(EVENT))},
+    failures=(INVALID_QUERY, STORAGE_UNAVAILABLE),
+)
 async def get_events(request: Request) -> Response:
     """``GET /api/v1/events``: stored events, filtered, in history order, paginated."""
     found = services(request)
@@ -55,6 +150,15 @@ async def get_events(request: Request) -> Response:
     return JSONResponse({"items": items, "nextCursor": cursor})
 
 
+@operation(
+    "listDeadLetters",
+    "Callback bodies that could not be interpreted, newest first",
+    tag="events",
+    access="read",
+    parameters=(LIMIT, CURSOR),
+    replies={200: Reply("A page of dead letters.", page_of(DEAD_LETTER))},
+    failures=(INVALID_QUERY, STORAGE_UNAVAILABLE),
+)
 async def get_dead_letters(request: Request) -> Response:
     """``GET /api/v1/dead-letters``: bodies that could not be interpreted, newest first."""
     found = services(request)

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from receiver import api, callbacks, health
+from receiver import api, callbacks, docs, flows, health, history
 from receiver import launches as launches_api
 from receiver.apikeys import ApiKeys
 from receiver.credentials import CallbackCredentials
@@ -22,6 +22,7 @@ from receiver.genesys import GenesysClient
 from receiver.launches import LaunchService
 from receiver.registration import register_on_startup
 from receiver.responses import EXCEPTION_HANDLERS
+from receiver.retention import Retention, RetentionPolicy
 from receiver.services import Services
 from receiver.settings import Settings
 from receiver.stops import StopList
@@ -91,6 +92,27 @@ def create_app(settings: Settings) -> Starlette:
                 coalesce=True,
                 next_run_time=datetime.now(UTC),
             )
+        retention = None
+        if settings.retention_days is not None:
+            retention = Retention(
+                engine,
+                RetentionPolicy(
+                    days=settings.retention_days,
+                    batch_size=settings.retention_batch_size,
+                    # A run that cannot finish leaves the rest to the next one.
+                    budget_seconds=settings.retention_interval_seconds / 2,
+                ),
+            )
+            scheduler.add_job(
+                retention.run,
+                "interval",
+                seconds=settings.retention_interval_seconds,
+                id="retention",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
+        if scheduler.get_jobs():
             scheduler.start()
         app.state.services = Services(
             settings=settings,
@@ -131,6 +153,8 @@ def create_app(settings: Settings) -> Starlette:
             await asyncio.gather(*background, return_exceptions=True)
             # Let an in-flight sweep finish, then stop scheduling.
             await sweeper.close()
+            if retention is not None:
+                await retention.close()
             if scheduler.running:
                 scheduler.shutdown(wait=False)
             await stops.stop()
@@ -142,17 +166,32 @@ def create_app(settings: Settings) -> Starlette:
             engine.dispose()
             log.info("flowtrack stopped", extra={"action": "app.stopped"})
 
+    # {name:id}: any text but "/" and NUL (receiver.openapi.StoredId).
     routes = [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/openapi.json", docs.get_openapi, methods=["GET"]),
+        Route("/docs", docs.get_docs, methods=["GET"]),
         Route("/webhooks/genesys", callbacks.receive_callback, methods=["POST"]),
         Route("/api/v1/events", api.get_events, methods=["GET"]),
         Route("/api/v1/dead-letters", api.get_dead_letters, methods=["GET"]),
         Route("/api/v1/launches", launches_api.post_launch, methods=["POST"]),
         Route("/api/v1/launches", launches_api.get_launches, methods=["GET"]),
-        Route("/api/v1/launches/{launch_id}", launches_api.get_launch, methods=["GET"]),
+        Route("/api/v1/launches/{launch_id:id}", launches_api.get_launch, methods=["GET"]),
         Route(
-            "/api/v1/launches/{launch_id}/terminate",
+            "/api/v1/launches/{launch_id:id}/transitions",
+            history.get_launch_transitions,
+            methods=["GET"],
+        ),
+        Route(
+            "/api/v1/conversations/{conversation_id:id}/transitions",
+            history.get_conversation_transitions,
+            methods=["GET"],
+        ),
+        Route("/api/v1/flows", flows.get_flows, methods=["GET"]),
+        Route("/api/v1/flows/{flow_id:id}/stats", flows.get_flow_stats, methods=["GET"]),
+        Route(
+            "/api/v1/launches/{launch_id:id}/terminate",
             launches_api.terminate_launch,
             methods=["POST"],
         ),

@@ -13,28 +13,215 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from receiver.canonical import ALIASES, ID_LENGTH, KINDS, NAME_LENGTH
 from receiver.errors import FlowtrackError
-from receiver.payloads import UninterpretableBody, read_payload
+from receiver.notifications import SUPPORTED_TOPICS
+from receiver.openapi import (
+    JSON,
+    PROBLEMS,
+    STORAGE_UNAVAILABLE,
+    Component,
+    Failure,
+    Reply,
+    integer,
+    obj,
+    operation,
+    string,
+)
+from receiver.payloads import MAX_BATCH, UninterpretableBody, read_payload
 from receiver.responses import JSONResponse
 from receiver.services import services
 from storage.records import DeadLetterRecord
 
 
 class UnsupportedMediaType(FlowtrackError):
+    """``Content-Type`` is not ``application/json`` (or ``…+json``)."""
+
     status = 415
     code = "unsupported_media_type"
 
 
 class PayloadTooLarge(FlowtrackError):
+    """The body is over ``FLOWTRACK_MAX_BODY_BYTES``."""
+
     status = 413
     code = "payload_too_large"
 
 
 class MalformedJSON(FlowtrackError):
+    """The body is not valid JSON (or not UTF-8)."""
+
     status = 400
     code = "malformed_json"
 
 
+def _optional_text(description: str, max_length: int) -> JSON:
+    # Architect sends "" for unset variables, and numbers where strings are expected.
+    return {
+        "type": ["string", "number", "null"],
+        "maxLength": max_length,
+        "description": description + " Empty or null counts as absent.",
+    }
+
+
+CANONICAL_EVENT = Component(
+    "CanonicalEvent",
+    {
+        "type": "object",
+        "description": "What a flow's Call Data Action step sends. Unknown fields are kept "
+        "in the stored raw payload.",
+        "properties": {
+            "event": string("What happened.", enum=[*KINDS, *ALIASES]),
+            "eventType": string("The seed tutorials' name for `event`.", enum=[*KINDS, *ALIASES]),
+            "eventId": _optional_text(
+                "Unique per event: retries with the same id are stored once.", NAME_LENGTH
+            ),
+            "launchId": _optional_text("The launch id the flow got as input.", ID_LENGTH),
+            "flowExecutionId": _optional_text("The flow execution id.", ID_LENGTH),
+            "executionId": _optional_text("Alias of `flowExecutionId`.", ID_LENGTH),
+            "conversationId": _optional_text("The conversation id.", ID_LENGTH),
+            "flowId": _optional_text("The flow id.", ID_LENGTH),
+            "flowVersion": _optional_text("The flow version.", 64),
+            "nodeId": _optional_text("The node (step) id.", NAME_LENGTH),
+            "nodeType": _optional_text("The node type.", NAME_LENGTH),
+            "nodeName": _optional_text("The node name.", NAME_LENGTH),
+            "outputPath": _optional_text("The path the node left by.", NAME_LENGTH),
+            "errorCode": _optional_text("The error code.", NAME_LENGTH),
+            "message": _optional_text("The error message.", 8192),
+            "errorMessage": _optional_text("Alias of `message`.", 8192),
+            "outcome": _optional_text("On `complete`: `completed`, `failed`, `terminated`.", 64),
+            "occurredAt": {
+                "description": "When it happened: ISO-8601 (no offset means UTC) or epoch "
+                "milliseconds, between 2000 and 2100; when absent, the time of arrival.",
+                "anyOf": [
+                    string(format="date-time"),
+                    {"type": "integer"},
+                    {"type": "null"},
+                    {"const": ""},
+                ],
+            },
+            "attributes": {"type": ["object", "null"], "description": "Anything else."},
+        },
+        "examples": [
+            {
+                "event": "node_enter",
+                "eventId": "4711-lookup-enter",
+                "launchId": "0b6f2c1e-7d35-4c5e-9a0e-4f1f5d2f8a11",
+                "flowId": "7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37",
+                "flowVersion": "3.0",
+                "nodeId": "act-lookup",
+                "nodeType": "Action",
+                "nodeName": "Look up customer",
+                "occurredAt": "2026-03-02T10:15:00.120Z",
+            }
+        ],
+        "allOf": [
+            {"anyOf": [{"required": ["event"]}, {"required": ["eventType"]}]},
+            {
+                "description": "At least one correlation key.",
+                "anyOf": [
+                    {"required": [name]}
+                    for name in ("launchId", "flowExecutionId", "executionId", "conversationId")
+                ],
+            },
+        ],
+    },
+)
+
+NOTIFICATION = Component(
+    "NotificationMessage",
+    {
+        "type": "object",
+        "description": "A Genesys notification message as on a notification WebSocket. "
+        "Topics: " + ", ".join(f"`{topic}`" for topic in SUPPORTED_TOPICS) + ".",
+        "properties": {
+            "topicName": string(),
+            "version": string(),
+            "eventBody": {"type": "object"},
+            "metadata": {"type": "object"},
+        },
+        "required": ["topicName", "eventBody"],
+    },
+)
+
+EVENTBRIDGE = Component(
+    "EventBridgeEnvelope",
+    {
+        "type": "object",
+        "description": "What an Amazon EventBridge API destination posts; `detail` is a "
+        "notification message.",
+        "properties": {
+            "version": string(),
+            "id": string(),
+            "detail-type": string(),
+            "source": string(),
+            "account": string(),
+            "time": string(),
+            "region": string(),
+            "resources": {"type": "array", "items": string()},
+            "detail": NOTIFICATION,
+        },
+        "required": ["detail-type", "detail"],
+    },
+)
+
+CALLBACK_BODY = Component(
+    "CallbackBody",
+    {
+        "description": "One canonical event, a batch of them, a notification message or "
+        "an EventBridge envelope.",
+        "anyOf": [
+            CANONICAL_EVENT,
+            {"type": "array", "items": CANONICAL_EVENT, "minItems": 1, "maxItems": MAX_BATCH},
+            NOTIFICATION,
+            EVENTBRIDGE,
+        ],
+    },
+)
+
+
+@operation(
+    "receiveCallback",
+    "Store flow events",
+    tag="callbacks",
+    access="callback",
+    description="The endpoint a flow's data action, a notification relay or an EventBridge "
+    "API destination posts to. Checks, in order: media type (415), size (413), "
+    "credentials on the raw bytes (401), JSON syntax (400), meaning (422, kept as a dead "
+    "letter). The 200 is sent once the events are committed. Delivery may repeat: every "
+    "event is stored once.",
+    body=CALLBACK_BODY,
+    replies={
+        200: Reply(
+            "The events are committed.",
+            obj(
+                {
+                    "accepted": integer("Events stored now.", minimum=0),
+                    "duplicates": integer(
+                        "Events stored before (or twice in the body).", minimum=0
+                    ),
+                    "command": string(
+                        "`stop` once flowtrack has timed out or terminated the launch: the "
+                        "flow should end itself.",
+                        enum=["continue", "stop"],
+                    ),
+                }
+            ),
+        )
+    },
+    failures=(
+        MalformedJSON,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Failure.of(
+            UninterpretableBody,
+            "Valid JSON that is not an event flowtrack can read; kept as a dead letter, "
+            "nothing of it stored as events.",
+            detail=PROBLEMS,
+        ),
+        STORAGE_UNAVAILABLE,
+    ),
+)
 async def receive_callback(request: Request) -> Response:
     """Store the events in the body; answer with counts and the flow's next command."""
     found = services(request)
@@ -55,7 +242,8 @@ async def receive_callback(request: Request) -> Response:
             received_at,
             exc.message,
             orjson.dumps(exc.errors).decode(),
-            webhook_id,
+            # The column holds 255; a longer header must not fail the writer's batch.
+            webhook_id[:255] if webhook_id else None,
             body.decode(),
         )
         await found.writer.write((), (letter,))

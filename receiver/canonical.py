@@ -116,6 +116,10 @@ def read_canonical(
 def _kind(fields: FieldReader) -> str | None:
     event = fields.obj.get("event")
     alias = fields.obj.get("eventType")
+    if alias is not None and not isinstance(alias, str):
+        # Checked first: a non-string cannot be looked up among the aliases.
+        fields.problem("eventType", "must be a string")
+        return None
     if event is not None and alias is not None and ALIASES.get(alias, alias) != event:
         fields.problem("eventType", f"{alias!r} contradicts event {event!r}")
         return None

@@ -42,6 +42,10 @@ class FieldReader:
             self.problem(name, f"must be a string, got {_json_type(value)}")
             return None
         text = value if isinstance(value, str) else str(value)
+        if "\x00" in text:
+            # PostgreSQL cannot store it; refusing it here keeps both databases alike.
+            self.problem(name, "must not contain NUL characters (\\u0000)")
+            return None
         if len(text) > max_length:
             self.problem(name, f"is {len(text)} characters long; at most {max_length} allowed")
             return None

@@ -6,17 +6,51 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from receiver.openapi import Reply, obj, operation, string
 from receiver.responses import JSONResponse
 from receiver.services import services
 from storage.errors import StorageError
 from storage.migrations import check_ready
 
 
+@operation(
+    "healthz",
+    "Liveness: the process is serving",
+    tag="health",
+    access="public",
+    replies={200: Reply("Alive.", obj({"status": string(enum=["ok"])}))},
+)
 async def healthz(request: Request) -> Response:
     """The process is alive and serving."""
     return JSONResponse({"status": "ok"})
 
 
+@operation(
+    "readyz",
+    "Readiness: the database is reachable and migrated",
+    tag="health",
+    access="public",
+    replies={
+        200: Reply(
+            "Ready.",
+            obj(
+                {
+                    "status": string(enum=["ready"]),
+                    "migration": string("The schema revision, e.g. `0004`."),
+                }
+            ),
+        ),
+        503: Reply(
+            "Not ready: the database is unreachable or not migrated.",
+            obj(
+                {
+                    "status": string(enum=["not_ready"]),
+                    "reason": string("What is wrong, e.g. `run flowtrack migrate`."),
+                }
+            ),
+        ),
+    },
+)
 async def readyz(request: Request) -> Response:
     """The database is reachable and migrated to the revision this code expects."""
     found = services(request)

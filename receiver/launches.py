@@ -21,21 +21,48 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from receiver.api import event_json
+from receiver.api import EVENT, event_json
+from receiver.canonical import KINDS
 from receiver.dedupe import dedupe_key
 from receiver.errors import FlowtrackError
 from receiver.fields import FieldReader, parse_timestamp
 from receiver.genesys import GenesysClient
 from receiver.genesys.errors import (
     GenesysAuthError,
+    GenesysBadRequest,
+    GenesysBadResponse,
+    GenesysConflict,
     GenesysError,
+    GenesysForbidden,
+    GenesysNotFound,
     GenesysOutcomeUnknown,
     GenesysRateLimited,
     GenesysUnavailable,
 )
+from receiver.openapi import (
+    CURSOR,
+    INVALID_QUERY,
+    LIMIT,
+    PROBLEMS,
+    STORAGE_UNAVAILABLE,
+    Component,
+    Failure,
+    Header,
+    Param,
+    Reply,
+    date_time,
+    integer,
+    nullable,
+    obj,
+    operation,
+    page_of,
+    since_until,
+    string,
+)
 from receiver.pagination import Query, encode_cursor
 from receiver.responses import JSONResponse, timestamp
 from receiver.services import services
+from receiver.sweep import TerminationRefused, UnknownLaunch
 from receiver.tracker import LaunchTracker
 from storage import launches as store
 from storage.launches import LaunchFilter, NewLaunch
@@ -48,16 +75,22 @@ MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
 
 
 class InvalidLaunch(FlowtrackError):
+    """The launch request is not valid JSON, or a field is missing, unknown or wrong."""
+
     status = 422
     code = "invalid_launch"
 
 
 class LaunchNotFound(FlowtrackError):
+    """No launch has this id."""
+
     status = 404
     code = "launch_not_found"
 
 
 class GenesysNotConfigured(FlowtrackError):
+    """flowtrack has no Genesys client credentials, so it cannot launch."""
+
     status = 503
     code = "genesys_not_configured"
 
@@ -234,8 +267,10 @@ class LaunchService:
             raise InvalidLaunch("the body must be a JSON object")
         errors: list[dict[str, str]] = []
         fields = FieldReader(body, "", errors)
+        before = len(errors)
         flow_id = fields.text("flowId", 128)
-        if flow_id is None and "flowId" not in body:
+        # Absent, null and "" all leave no flow to launch; a wrong type is reported already.
+        if flow_id is None and len(errors) == before:
             fields.problem("flowId", "is required")
         flow_version = fields.text("flowVersion", 64)
         name = fields.text("name", 255)
@@ -316,9 +351,165 @@ def launch_json(row: Any) -> dict[str, Any]:
     }
 
 
+# -- the API's schemas ---------------------------------------------------------------
+
+_SECONDS = integer(minimum=1, maximum=MAX_TIMEOUT_SECONDS)
+
+_LAUNCH_PROPERTIES = {
+    "id": string("The launch id (flowtrack's)."),
+    "flowId": string(),
+    "flowVersion": nullable(string("The version launched (null: the published one).")),
+    "name": nullable(string()),
+    "state": string(
+        "`pending` → `running` → `completed` | `failed` | `terminated` | `timed_out`; "
+        "`launch_failed` when the platform refused it; `termination_failed` when ending "
+        "it kept failing.",
+        enum=list(store.STATES),
+    ),
+    "stateReason": nullable(string("Why it is in this state.")),
+    "errorCode": nullable(string()),
+    "flowExecutionId": nullable(string("The platform's execution id, once launched.")),
+    "conversationId": nullable(string("The conversation it runs in, once known.")),
+    "currentNode": nullable(
+        obj(
+            {"id": string(), "name": nullable(string())},
+            "The node of the latest node event.",
+        )
+    ),
+    "inputData": nullable({"type": "object", "description": "The flow's input variables."}),
+    "timeoutSeconds": nullable(_SECONDS),
+    "idleTimeoutSeconds": nullable(_SECONDS),
+    "createdAt": date_time(),
+    "updatedAt": date_time(),
+    "deadlineAt": nullable(date_time()),
+    "lastEventAt": nullable(date_time()),
+    "endedAt": nullable(date_time()),
+}
+
+LAUNCH = Component("Launch", obj(_LAUNCH_PROPERTIES, "A launch, as lists show it."))
+
+LAUNCH_DETAIL = Component(
+    "LaunchDetail",
+    obj(
+        _LAUNCH_PROPERTIES
+        | {
+            "eventCounts": {
+                "type": "object",
+                "description": "Its events by kind.",
+                "propertyNames": {"enum": list(KINDS)},
+                "additionalProperties": integer(minimum=1),
+            },
+            "lastEvent": nullable(EVENT),
+        },
+        "A launch with its event counts and latest event.",
+    ),
+)
+
+LAUNCH_REQUEST = Component(
+    "LaunchRequest",
+    obj(
+        {
+            "flowId": string("The flow to launch.", minLength=1, maxLength=128),
+            "flowVersion": nullable(string("Default: the published version.", maxLength=64)),
+            "inputData": nullable({"type": "object", "description": "The flow's inputs."}),
+            "name": nullable(string(maxLength=255)),
+            "timeoutSeconds": nullable(_SECONDS),
+            "idleTimeoutSeconds": nullable(_SECONDS),
+        },
+        optional=sorted(_LAUNCH_FIELDS - {"flowId"}),
+    )
+    | {
+        "examples": [
+            {
+                "flowId": "7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37",
+                "inputData": {"Flow.orderId": "4711"},
+                "name": "order 4711",
+                "timeoutSeconds": 900,
+                "idleTimeoutSeconds": 300,
+            }
+        ]
+    },
+)
+
+_REJECTION = obj(
+    {
+        "genesysStatus": nullable(integer("The platform's HTTP status.")),
+        "genesysCode": nullable(string("The platform's error code.")),
+        "correlationId": nullable(string("The platform's ININ-Correlation-Id.")),
+        "launch": LAUNCH_DETAIL,
+    },
+    "What the platform said, and the launch as kept (`launch_failed` or `pending`).",
+)
+
+
+def _rejected(error: type[GenesysError], status: int, description: str) -> Failure:
+    return Failure.of(error, description, status=status, detail=_REJECTION)
+
+
+_LAUNCH_ID = Param("launch_id", "path", string(minLength=1), "The launch id.")
+_LAUNCH_FAILURES = (Failure.of(LaunchNotFound), STORAGE_UNAVAILABLE)
+
+
 # -- HTTP handlers --------------------------------------------------------------------
 
 
+@operation(
+    "createLaunch",
+    "Launch a flow",
+    tag="launches",
+    access="write",
+    description="Records the launch, starts the flow on the platform with the launch id "
+    "in its input, and answers once the platform has accepted it. A request with a known "
+    "`Idempotency-Key` launches nothing and answers 200 with the original launch.",
+    parameters=(
+        Param(
+            "Idempotency-Key",
+            "header",
+            string(minLength=1, maxLength=255),
+            "Makes a retried request return the original launch instead of launching again.",
+        ),
+    ),
+    body=LAUNCH_REQUEST,
+    replies={
+        201: Reply(
+            "Launched.",
+            LAUNCH_DETAIL,
+            headers={"Location": Header("The launch's URL.", required=True)},
+        ),
+        200: Reply(
+            "Replayed: the launch this Idempotency-Key made before, whatever became of it.",
+            LAUNCH_DETAIL,
+            headers={
+                "Location": Header("The launch's URL.", required=True),
+                "Idempotent-Replayed": Header(
+                    "Always `true`.", string(enum=["true"]), required=True
+                ),
+            },
+        ),
+    },
+    failures=(
+        Failure.of(InvalidLaunch, detail=PROBLEMS, detail_required=False),
+        _rejected(GenesysBadRequest, 422, "The platform refused the input."),
+        _rejected(GenesysNotFound, 422, "The platform knows no such flow (version)."),
+        _rejected(GenesysConflict, 422, "The flow cannot be launched now."),
+        _rejected(GenesysError, 422, "The platform refused it (another 4xx)."),
+        _rejected(GenesysError, 502, "The platform failed."),
+        _rejected(GenesysAuthError, 502, "flowtrack's OAuth client was refused."),
+        _rejected(GenesysForbidden, 502, "flowtrack's OAuth client lacks a permission."),
+        _rejected(GenesysBadResponse, 502, "The platform answered nonsense."),
+        Failure(
+            502,
+            "launch_outcome_unknown",
+            "The platform failed after the request was sent: the flow may be running. "
+            "The launch stays `pending`; nothing is launched again.",
+            _REJECTION,
+        ),
+        _rejected(GenesysRateLimited, 503, "Rate limited past the retry budget."),
+        _rejected(GenesysUnavailable, 503, "The platform is unreachable."),
+        Failure.of(GenesysNotConfigured),
+        STORAGE_UNAVAILABLE,
+    ),
+)
 async def post_launch(request: Request) -> Response:
     """``POST /api/v1/launches``: 201 with the new launch (200 when replayed by key)."""
     found = services(request)
@@ -334,6 +525,15 @@ async def post_launch(request: Request) -> Response:
     return JSONResponse(launch, status_code=201 if created else 200, headers=headers)
 
 
+@operation(
+    "getLaunch",
+    "One launch",
+    tag="launches",
+    access="read",
+    parameters=(_LAUNCH_ID,),
+    replies={200: Reply("The launch.", LAUNCH_DETAIL)},
+    failures=_LAUNCH_FAILURES,
+)
 async def get_launch(request: Request) -> Response:
     """``GET /api/v1/launches/{id}``."""
     found = services(request)
@@ -341,6 +541,21 @@ async def get_launch(request: Request) -> Response:
     return JSONResponse(await found.launches.describe(request.path_params["launch_id"]))
 
 
+@operation(
+    "listLaunches",
+    "Launches, newest first",
+    tag="launches",
+    access="read",
+    parameters=(
+        Param("state", "query", string(enum=list(store.STATES)), "Only launches in this state."),
+        Param("flowId", "query", string(), "Only launches of this flow."),
+        *since_until("createdAt"),
+        LIMIT,
+        CURSOR,
+    ),
+    replies={200: Reply("A page of launches.", page_of(LAUNCH))},
+    failures=(INVALID_QUERY, STORAGE_UNAVAILABLE),
+)
 async def get_launches(request: Request) -> Response:
     """``GET /api/v1/launches``: newest first; filters state, flowId, since, until."""
     found = services(request)
@@ -375,6 +590,18 @@ async def get_launches(request: Request) -> Response:
     return JSONResponse({"items": items, "nextCursor": next_cursor})
 
 
+@operation(
+    "terminateLaunch",
+    "End a launch now",
+    tag="launches",
+    access="write",
+    description="Ends it the way the sweep ends a stuck launch, with outcome `terminated`. "
+    "Calling it again is harmless. A conversation launch shows `terminated` once the next "
+    "sweep confirms the disconnect.",
+    parameters=(_LAUNCH_ID,),
+    replies={200: Reply("The launch.", LAUNCH_DETAIL)},
+    failures=(*_LAUNCH_FAILURES, Failure.of(UnknownLaunch), TerminationRefused),
+)
 async def terminate_launch(request: Request) -> Response:
     """``POST /api/v1/launches/{id}/terminate``: end it now, the way the sweep would."""
     found = services(request)

@@ -20,8 +20,10 @@ from receiver.dedupe import dedupe_key
 from receiver.fields import FieldReader
 from storage.records import EventRecord
 
-_DETAIL = re.compile(r"^v2\.detail\.events\.conversation\.([^.]+)\.flow\.(start|end|outcome)$")
-_INSTANCES = re.compile(r"^v2\.flows\.instances\.flow\.([^.]+)$")
+# Ids in topics are bounded like every other id: a longer one (or a NUL) is no topic of ours.
+_TOPIC_ID = rf"([^.\x00]{{1,{ID_LENGTH}}})"
+_DETAIL = re.compile(rf"^v2\.detail\.events\.conversation\.{_TOPIC_ID}\.flow\.(start|end|outcome)$")
+_INSTANCES = re.compile(rf"^v2\.flows\.instances\.flow\.{_TOPIC_ID}$")
 ERROR_EXITS = frozenset({"FLOW_ERROR_DISCONNECT", "FLOW_ERROR_EXIT"})
 SUPPORTED_TOPICS = (
     "v2.detail.events.conversation.{id}.flow.start",
@@ -288,8 +290,13 @@ def _error_event(
         f"{error.get('executionId') or item_id}:error",
         at,
         error,
-        node_id=str(object_id)[:NAME_LENGTH] if object_id else None,
-        error_code=str(reason)[:NAME_LENGTH] if reason else None,
-        error_message=f"{reason} at {object_id}" if reason else None,
+        node_id=_storable(object_id)[:NAME_LENGTH] if object_id else None,
+        error_code=_storable(reason)[:NAME_LENGTH] if reason else None,
+        error_message=_storable(f"{reason} at {object_id}") if reason else None,
     )
     return record
+
+
+def _storable(value: Any) -> str:
+    """Text as every database can store it (PostgreSQL refuses NUL characters)."""
+    return str(value).replace("\x00", "")

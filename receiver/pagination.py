@@ -35,6 +35,9 @@ class Query:
                 self.problems.append(
                     {"field": name, "problem": f"unknown parameter; allowed: {', '.join(allowed)}"}
                 )
+            elif any("\x00" in value for value in params.getlist(name)):
+                # PostgreSQL cannot even compare a string holding NUL.
+                self.problems.append({"field": name, "problem": "must not contain NUL characters"})
 
     def text(self, name: str, choices: tuple[str, ...] = ()) -> str | None:
         value = self.params.get(name)
@@ -65,7 +68,8 @@ class Query:
         value = self.params.get("limit")
         if not value:
             return DEFAULT_LIMIT
-        if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        # isdigit() alone takes "²", which int() refuses.
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
             self.problems.append({"field": "limit", "problem": f"expected 1 to {MAX_LIMIT}"})
             return DEFAULT_LIMIT
         return int(value)

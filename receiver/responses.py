@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -67,6 +68,35 @@ async def storage_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "storage_error", "message": str(exc)}, status_code=500)
 
 
-EXCEPTION_HANDLERS = {FlowtrackError: flowtrack_error, StorageError: storage_error}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own answers (no such route, method not allowed) → JSON like the rest."""
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse(
+        {"error": code, "message": exc.detail}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """A bug: JSON all the same; the server log has the traceback (uvicorn logs it)."""
+    log.error(
+        f"unhandled {exc.__class__.__name__}",
+        extra={"action": "http.internal_error", "path": request.url.path},
+    )
+    return JSONResponse(
+        {"error": "internal_error", "message": "internal error; the server log has the details"},
+        status_code=500,
+    )
+
+
+EXCEPTION_HANDLERS = {
+    FlowtrackError: flowtrack_error,
+    StorageError: storage_error,
+    HTTPException: http_error,
+    Exception: internal_error,
+}
 
 __all__ = ["EXCEPTION_HANDLERS", "JSONResponse", "StorageError", "timestamp"]

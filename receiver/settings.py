@@ -68,6 +68,9 @@ class Settings:
     sweep_claim_seconds: int = 120
     sweep_confirm_seconds: float = 2.0
     termination_max_attempts: int = 5
+    retention_days: int | None = None
+    retention_batch_size: int = 1000
+    retention_interval_seconds: float = 3600.0
     public_url: str | None = None
     register_on_start: bool = False
     log_level: str = "INFO"
@@ -110,6 +113,9 @@ class Settings:
             sweep_claim_seconds=reader.get("SWEEP_CLAIM_SECONDS", _positive_int, "120"),
             sweep_confirm_seconds=reader.get("SWEEP_CONFIRM_SECONDS", _positive_float, "2"),
             termination_max_attempts=reader.get("TERMINATION_MAX_ATTEMPTS", _positive_int, "5"),
+            retention_days=reader.get("RETENTION_DAYS", _optional_positive_int, ""),
+            retention_batch_size=reader.get("RETENTION_BATCH_SIZE", _positive_int, "1000"),
+            retention_interval_seconds=reader.get("RETENTION_INTERVAL", _positive_float, "3600"),
             log_level=reader.get(
                 "LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"
             ),

@@ -53,6 +53,21 @@ class Event(SQLModel, table=True):
         _lookup_index("ix_events_execution", "flow_execution_id"),
         _lookup_index("ix_events_launch", "launch_id"),
         _lookup_index("ix_events_flow", "flow_id"),
+        # Flow statistics read a flow's runs from this index alone (storage.flowstats):
+        # grouped by launch, conversation, execution, each in history order.
+        _partial(
+            "ix_events_flow_runs",
+            "flow_id",
+            "launch_id",
+            "conversation_id",
+            "flow_execution_id",
+            "occurred_at",
+            "id",
+            "kind",
+            "source",
+            "node_id",
+            "node_type",
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=_primary_key())
@@ -106,6 +121,15 @@ class Launch(SQLModel, table=True):
         Index("ix_launches_state_created", "state", "created_at"),
         Index("ix_launches_created", "created_at", "id"),
         Index("ix_launches_flow_created", "flow_id", "created_at"),
+        # Flow statistics and the flow list count a flow's launches from this index alone.
+        Index(
+            "ix_launches_flow_states",
+            "flow_id",
+            "state",
+            "current_node_id",
+            "current_node_name",
+            "created_at",
+        ),
         # Only unfinished launches have a due time, so the sweep's index holds only them.
         _partial("ix_launches_due", "due_at"),
         _partial("ix_launches_stop", "stop_requested_at"),

@@ -1,0 +1,150 @@
+"""Retention: deleting what is older than the retention period, one small batch at a time.
+
+With ``cutoff`` = now minus the period, what goes:
+
+- **events** whose ``occurred_at`` is before the cutoff — the time history is ordered
+  and filtered by, and the one already indexed (``ix_events_occurred_at``), so finding
+  old events costs no extra index on the ingest path. Never events of a launch that has
+  not finished (``pending``, ``running``, ``termination_failed``): neither those
+  attributed to it nor, while still unattributed, those carrying its execution or
+  conversation id;
+- **finished launches** (a terminal state) whose ``updated_at`` and ``ended_at`` are
+  both before the cutoff — except one still told to stop (``stop_requested_at`` after
+  ``keep_stopped_since``): its flow may call back and must still be answered ``stop``;
+- **dead letters** received before the cutoff.
+
+Each call deletes at most one batch in its own short transaction, so the ingest writer
+(SQLite: one write lock) waits at most one batch. On PostgreSQL the batch is chosen
+with ``FOR UPDATE SKIP LOCKED``: rows another transaction holds (the tracker updating a
+launch, a second replica's retention) are left for later instead of waited for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, exists, or_, select, tuple_
+
+from storage.engine import read_connection, write_transaction
+from storage.launches import STATES, TERMINAL_STATES
+from storage.tables import DeadLetter, Event, Launch
+
+events = Event.__table__  # type: ignore[attr-defined]
+launches = Launch.__table__  # type: ignore[attr-defined]
+dead_letters = DeadLetter.__table__  # type: ignore[attr-defined]
+
+UNFINISHED = tuple(state for state in STATES if state not in TERMINAL_STATES)
+
+#: Where an events pass stands: the (occurred_at, id) of the last event it looked at.
+Position = tuple[datetime, int]
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """What one events batch did; ``after`` is where the next one starts (None: done)."""
+
+    deleted: int
+    after: Position | None
+
+
+def delete_old_events(
+    engine: Engine, *, cutoff: datetime, after: Position | None, limit: int
+) -> EventBatch:
+    """Delete the old events among the next ``limit`` in history order after ``after``.
+
+    The batch is a window of the ``occurred_at`` index, so events that must be kept
+    (their launch is unfinished) are stepped over once, not read again by every batch.
+    """
+    older = events.c.occurred_at < cutoff
+    position = tuple_(events.c.occurred_at, events.c.id)
+    if after is not None:
+        older = and_(older, position > tuple_(*after))
+    # The window's last event: reading it walks the index only as far as one batch.
+    with read_connection(engine) as connection:
+        last = connection.execute(
+            select(events.c.occurred_at, events.c.id)
+            .where(older)
+            .order_by(events.c.occurred_at, events.c.id)
+            .offset(limit - 1)
+            .limit(1)
+        ).first()
+    window = older if last is None else and_(older, position <= tuple_(last[0], last[1]))
+    doomed = _lockable(select(events.c.id).where(window, *_not_of_unfinished_launch()), engine)
+    with write_transaction(engine) as connection:
+        deleted = connection.execute(delete(events).where(events.c.id.in_(doomed))).rowcount
+    return EventBatch(deleted, None if last is None else (last[0], last[1]))
+
+
+def delete_finished_launches(
+    engine: Engine,
+    *,
+    cutoff: datetime,
+    now: datetime,
+    keep_stopped_since: datetime,
+    limit: int,
+) -> int:
+    """Delete up to ``limit`` finished launches last touched before ``cutoff``."""
+    doomed = (
+        select(launches.c.id)
+        .where(
+            launches.c.state.in_(sorted(TERMINAL_STATES)),
+            # created_at <= updated_at, and (state, created_at) is indexed.
+            launches.c.created_at < cutoff,
+            launches.c.updated_at < cutoff,
+            or_(launches.c.ended_at.is_(None), launches.c.ended_at < cutoff),
+            or_(
+                launches.c.stop_requested_at.is_(None),
+                launches.c.stop_requested_at < keep_stopped_since,
+            ),
+            # A sweep holding a claim is still acting on it.
+            or_(launches.c.claimed_until.is_(None), launches.c.claimed_until < now),
+        )
+        .limit(limit)
+    )
+    with write_transaction(engine) as connection:
+        result = connection.execute(
+            delete(launches).where(launches.c.id.in_(_lockable(doomed, engine)))
+        )
+    return int(result.rowcount)
+
+
+def delete_old_dead_letters(engine: Engine, *, cutoff: datetime, limit: int) -> int:
+    """Delete up to ``limit`` dead letters received before ``cutoff``."""
+    doomed = select(dead_letters.c.id).where(dead_letters.c.received_at < cutoff).limit(limit)
+    with write_transaction(engine) as connection:
+        result = connection.execute(
+            delete(dead_letters).where(dead_letters.c.id.in_(_lockable(doomed, engine)))
+        )
+    return int(result.rowcount)
+
+
+def _not_of_unfinished_launch() -> list[Any]:
+    def unfinished(*match: Any) -> Any:
+        return exists().where(launches.c.state.in_(UNFINISHED), *match)
+
+    unattributed = events.c.launch_id.is_(None)
+    return [
+        or_(
+            unattributed,
+            ~unfinished(launches.c.id == events.c.launch_id),
+        ),
+        # Not attributed yet: it will be, to the launch with its execution or conversation.
+        or_(
+            ~unattributed,
+            events.c.flow_execution_id.is_(None),
+            ~unfinished(launches.c.flow_execution_id == events.c.flow_execution_id),
+        ),
+        or_(
+            ~unattributed,
+            events.c.conversation_id.is_(None),
+            ~unfinished(launches.c.conversation_id == events.c.conversation_id),
+        ),
+    ]
+
+
+def _lockable(statement: Any, engine: Engine) -> Any:
+    if engine.dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=True)
+    return statement
