@@ -273,7 +273,8 @@ async def _show_results(
         body = stats.json()
         out.say("")
         out.say(f"Stats of {_flow_name(ORDER)}:")
-        out.say(f"  launches by state: {body.get('launchesByState')}")
+        by_state = {k: v for k, v in body["launches"]["byState"].items() if v}
+        out.say(f"  launches by state: {by_state}; most frequent path: {body['paths'][0]}")
         for node in body.get("nodes", []):
             duration = node.get("durationMs") or {}
             counts = f"entries {node.get('entries')}  exits {node.get('exits')}"
@@ -285,7 +286,7 @@ async def _show_results(
 
 def _describe(item: dict[str, Any]) -> str:
     kind = item.get("type") or item.get("kind") or "?"
-    at = item.get("enteredAt") or item.get("occurredAt") or ""
+    at = item.get("at") or ""
     what = item.get("nodeName") or item.get("nodeId") or item.get("outcome") or ""
     detail = item.get("errorCode") or item.get("outcome") or item.get("message") or ""
     duration = f"{item['durationMs']} ms" if item.get("durationMs") is not None else ""
