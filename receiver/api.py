@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.canonical import KINDS
-from receiver.fields import parse_timestamp
 from receiver.openapi import (
     CURSOR,
     INVALID_QUERY,
@@ -29,7 +28,7 @@ from receiver.openapi import (
     since_until,
     string,
 )
-from receiver.pagination import Query, encode_cursor
+from receiver.pagination import Query, page
 from receiver.responses import JSONResponse, timestamp
 from receiver.services import services
 from storage.queries import EventFilter, list_dead_letters, list_events
@@ -139,15 +138,12 @@ async def get_events(request: Request) -> Response:
         until=query.timestamp("until"),
     )
     limit = query.limit()
-    after = _event_position(query)
+    after = query.position_cursor(int)
     query.check()
     rows = await run_in_threadpool(list_events, found.engine, where, after=after, limit=limit + 1)
-    items = [event_json(row) for row in rows[:limit]]
-    cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        cursor = encode_cursor([timestamp(last["occurred_at"]), last["id"]])
-    return JSONResponse({"items": items, "nextCursor": cursor})
+    return JSONResponse(
+        page(rows, limit, event_json, lambda last: [timestamp(last["occurred_at"]), last["id"]])
+    )
 
 
 @operation(
@@ -165,25 +161,21 @@ async def get_dead_letters(request: Request) -> Response:
     found.api_keys.require(request)
     query = Query(request.query_params, ("limit", "cursor"))
     limit = query.limit()
-    before = query.cursor()
-    if before is not None and not isinstance(before, int):
-        query.reject_cursor()
-        before = None
+    before = query.scalar_cursor(int)
     query.check()
     rows = await run_in_threadpool(list_dead_letters, found.engine, before=before, limit=limit + 1)
-    items = [
-        {
-            "id": row["id"],
-            "receivedAt": timestamp(row["received_at"]),
-            "reason": row["reason"],
-            "errors": orjson.Fragment(row["errors"]),
-            "webhookId": row["webhook_id"],
-            "body": orjson.Fragment(row["body"]),
-        }
-        for row in rows[:limit]
-    ]
-    cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
-    return JSONResponse({"items": items, "nextCursor": cursor})
+    return JSONResponse(page(rows, limit, _dead_letter_json, lambda last: last["id"]))
+
+
+def _dead_letter_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "receivedAt": timestamp(row["received_at"]),
+        "reason": row["reason"],
+        "errors": orjson.Fragment(row["errors"]),
+        "webhookId": row["webhook_id"],
+        "body": orjson.Fragment(row["body"]),
+    }
 
 
 def event_json(row: Any) -> dict[str, Any]:
@@ -209,20 +201,3 @@ def event_json(row: Any) -> dict[str, Any]:
         "dedupeKey": row["dedupe_key"].hex(),
         "raw": orjson.Fragment(row["raw"]),
     }
-
-
-def _event_position(query: Query) -> Any:
-    cursor = query.cursor()
-    if cursor is None:
-        return None
-    if (
-        isinstance(cursor, list)
-        and len(cursor) == 2
-        and isinstance(cursor[0], str)
-        and isinstance(cursor[1], int)
-    ):
-        at = parse_timestamp(cursor[0])
-        if at is not None:
-            return (at, cursor[1])
-    query.reject_cursor()
-    return None

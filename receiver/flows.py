@@ -32,7 +32,7 @@ from receiver.openapi import (
     since_until,
     string,
 )
-from receiver.pagination import Query, encode_cursor
+from receiver.pagination import Query, page
 from receiver.responses import JSONResponse, timestamp
 from receiver.services import services
 from storage import launches as launch_store
@@ -145,16 +145,10 @@ async def get_flows(request: Request) -> Response:
     found.api_keys.require(request)
     query = Query(request.query_params, ("limit", "cursor"))
     limit = query.limit()
-    after = query.cursor()
-    if after is not None and not isinstance(after, str):
-        query.reject_cursor()
-        after = None
+    after = query.scalar_cursor(str)
     query.check()
     flows = await run_in_threadpool(list_flows, found.engine, after=after, limit=limit + 1)
-    cursor = encode_cursor(flows[limit - 1].flow_id) if len(flows) > limit else None
-    return JSONResponse(
-        {"items": [flow_json(flow) for flow in flows[:limit]], "nextCursor": cursor}
-    )
+    return JSONResponse(page(flows, limit, flow_json, lambda last: last.flow_id))
 
 
 @operation(

@@ -25,7 +25,7 @@ from receiver.api import EVENT, event_json
 from receiver.canonical import KINDS
 from receiver.dedupe import dedupe_key
 from receiver.errors import FlowtrackError
-from receiver.fields import FieldReader, parse_timestamp
+from receiver.fields import FieldReader
 from receiver.genesys import GenesysClient
 from receiver.genesys.errors import (
     GenesysAuthError,
@@ -59,7 +59,7 @@ from receiver.openapi import (
     since_until,
     string,
 )
-from receiver.pagination import Query, encode_cursor
+from receiver.pagination import Query, page
 from receiver.responses import JSONResponse, timestamp
 from receiver.services import services
 from receiver.sweep import TerminationRefused, UnknownLaunch
@@ -568,26 +568,14 @@ async def get_launches(request: Request) -> Response:
         until=query.timestamp("until"),
     )
     limit = query.limit()
-    cursor = query.cursor()
-    after = None
-    if cursor is not None:
-        at = None
-        if isinstance(cursor, list) and len(cursor) == 2 and isinstance(cursor[1], str):
-            at = parse_timestamp(cursor[0])
-        if at is None:
-            query.reject_cursor()
-        else:
-            after = (at, cursor[1])
+    after = query.position_cursor(str)
     query.check()
     rows = await run_in_threadpool(
         store.list_launches, found.engine, where, after=after, limit=limit + 1
     )
-    items = [launch_json(row) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([timestamp(last["created_at"]), last["id"]])
-    return JSONResponse({"items": items, "nextCursor": next_cursor})
+    return JSONResponse(
+        page(rows, limit, launch_json, lambda last: [timestamp(last["created_at"]), last["id"]])
+    )
 
 
 @operation(

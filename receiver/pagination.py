@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.datastructures import QueryParams
 
 from receiver.errors import FlowtrackError
 from receiver.fields import parse_timestamp
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -87,10 +91,43 @@ class Query:
     def reject_cursor(self) -> None:
         self.problems.append({"field": "cursor", "problem": "not a cursor this API issued"})
 
+    def scalar_cursor(self, kind: type[T]) -> T | None:
+        """A cursor that is one value of ``kind`` (an id), else a recorded problem."""
+        cursor = self.cursor()
+        if cursor is None:
+            return None
+        if isinstance(cursor, kind) and not isinstance(cursor, bool):
+            return cursor
+        self.reject_cursor()
+        return None
+
+    def position_cursor(self, kind: type[T]) -> tuple[datetime, T] | None:
+        """A ``[timestamp, key]`` cursor (a position in time order), else a recorded problem."""
+        cursor = self.cursor()
+        if cursor is None:
+            return None
+        if isinstance(cursor, list) and len(cursor) == 2 and isinstance(cursor[0], str):
+            at = parse_timestamp(cursor[0])
+            if at is not None and isinstance(cursor[1], kind) and not isinstance(cursor[1], bool):
+                return (at, cursor[1])
+        self.reject_cursor()
+        return None
+
     def check(self) -> None:
         if self.problems:
             first = self.problems[0]
             raise InvalidQuery(f"{first['field']}: {first['problem']}", detail=self.problems)
+
+
+def page(
+    rows: Sequence[R],
+    limit: int,
+    render: Callable[[R], Any],
+    position: Callable[[R], Any],
+) -> dict[str, Any]:
+    """A list answer from ``limit + 1`` fetched rows: the items, and the next page's cursor."""
+    cursor = encode_cursor(position(rows[limit - 1])) if len(rows) > limit else None
+    return {"items": [render(row) for row in rows[:limit]], "nextCursor": cursor}
 
 
 def encode_cursor(value: Any) -> str:
