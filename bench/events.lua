@@ -33,9 +33,19 @@ local function uuid()
       math.random(0x8000, 0xbfff), math.random(0, 0xffffff), math.random(0, 0xffffff))
 end
 
+-- flowtrack's launch ids are UUIDv7: milliseconds since the epoch, then random bits
+local function launch_uuid()
+   local ms = os.time() * 1000 + math.random(0, 999)
+   return string.format("%08x-%04x-7%03x-%04x-%06x%06x",
+      math.floor(ms / 65536), ms % 65536, math.random(0, 0xfff),
+      math.random(0x8000, 0xbfff), math.random(0, 0xffffff), math.random(0, 0xffffff))
+end
+
 local function event(n)
-   -- a new conversation every 8 events, so index keys are spread like real traffic
+   -- a new launch every 8 events: Genesys' conversation and execution ids are random,
+   -- the launch id is flowtrack's own (time-ordered), as in real traffic
    if n % 8 == 0 or conversation == nil then
+      launch = launch_uuid()
       conversation = uuid()
       execution = uuid()
    end
@@ -46,7 +56,7 @@ local function event(n)
       '"outputPath":"__SUCCESS__","occurredAt":"%s.%03dZ","attributes":{"queue":"Support EMEA",' ..
       '"language":"en-GB","customerTier":"gold","channel":"voice","ani":"tel:+15555550123",' ..
       '"dnis":"tel:+15555550100","intent":"billing-question"}}',
-      prefix, tid, n, execution, execution, conversation, n % 40,
+      prefix, tid, n, launch, execution, conversation, n % 40,
       os.date("!%Y-%m-%dT%H:%M:%S"), n % 1000)
 end
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -76,8 +77,13 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     if args.migrate:
         _upgrade(settings)
+    app = create_app(settings)
+    # Everything imported so far lives as long as the process. Frozen, the collector
+    # stops walking it: otherwise each full collection stalls every request for ~60 ms.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         log_config=None,

@@ -30,9 +30,13 @@ class LaunchTracker(BackgroundTask):
 
     task_name = "flowtrack-tracker"
 
-    def __init__(self, engine: Engine, *, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self, engine: Engine, *, retry_seconds: float = 1.0, interval_seconds: float = 0.05
+    ) -> None:
+        """``interval_seconds``: the least time between two refreshes."""
         self._engine = engine
         self._retry_seconds = retry_seconds
+        self._interval_seconds = interval_seconds
         self._launch_ids: set[str] = set()
         self._execution_ids: set[str] = set()
         self._conversation_ids: set[str] = set()
@@ -95,3 +99,6 @@ class LaunchTracker(BackgroundTask):
                 continue
             if not self._wake.is_set():
                 self._idle.set()
+            # Under load every commit notices keys; gathering them for a moment turns a
+            # refresh per commit into one per interval, and leaves the writer the lock.
+            await asyncio.sleep(self._interval_seconds)

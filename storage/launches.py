@@ -234,9 +234,15 @@ def refresh(
             conditions.append(column.in_(sorted(keys)))
     if not conditions:
         return []
+    query = select(launches).where(or_(*conditions))
+    # Most keys name no launch (flows started elsewhere, or already seen): finding that
+    # out must not take SQLite's write lock, which the event writer needs all the time.
+    with read_connection(engine) as connection:
+        if connection.execute(query.with_only_columns(launches.c.id).limit(1)).first() is None:
+            return []
     seen: list[str] = []
     with write_transaction(engine) as connection:
-        found = connection.execute(select(launches).where(or_(*conditions))).mappings().all()
+        found = connection.execute(query).mappings().all()
         for launch in found:
             _attribute(connection, launch)
             _advance(connection, launch, now)

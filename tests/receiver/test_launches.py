@@ -1,4 +1,6 @@
 import asyncio
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -6,6 +8,7 @@ import httpx
 import pytest
 
 from receiver.app import create_app
+from receiver.launches import new_launch_id
 from receiver.server import RunningServer, running_server
 from tests.conftest import (
     CALLBACK_TOKEN,
@@ -304,3 +307,15 @@ async def test_without_genesys_settings_launching_is_a_503(database_url: str) ->
         response = await api.post("/api/v1/launches", json={"flowId": FLOW_OK})
     assert response.status_code == 503
     assert "FLOWTRACK_GENESYS_CLIENT_ID" in response.json()["message"]
+
+
+def test_launch_ids_are_time_ordered_uuid7() -> None:
+    earlier = [new_launch_id() for _ in range(50)]
+    time.sleep(0.002)
+    later = new_launch_id()
+    parsed = [uuid.UUID(value) for value in [*earlier, later]]
+    assert {(value.version, value.variant) for value in parsed} == {(7, uuid.RFC_4122)}
+    assert len(set(earlier)) == len(earlier)
+    assert all(value < later for value in earlier)
+    # The first 48 bits are the creation time in milliseconds.
+    assert abs((parsed[-1].int >> 80) - time.time_ns() // 1_000_000) < 1000

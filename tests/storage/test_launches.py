@@ -3,9 +3,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from storage import launches as store
+from storage.engine import make_engine, write_transaction
 from storage.launches import NewLaunch
 from storage.records import EventRecord
 from storage.writer import EventWriter
@@ -151,3 +152,31 @@ async def test_a_terminated_outcome_ends_the_launch_terminated(engine: Engine, w
     await write(event("complete", 2, launch_id=launch["id"], outcome="terminated"))
     refresh(engine, launch["id"])
     assert state(engine, launch["id"]) == "terminated"
+
+
+def test_refreshing_keys_that_name_no_launch_leaves_the_write_lock_alone(
+    engine: Engine, database_url: str
+) -> None:
+    # Another writer holds the lock (on PostgreSQL: row locks on the launches table).
+    blocker = make_engine(database_url, sqlite_busy_timeout_ms=100)
+    launch, _ = store.insert_launch(engine, new_launch())
+    with write_transaction(blocker) as connection:
+        connection.execute(
+            update(store.launches).where(store.launches.c.id == launch["id"]).values(updated_at=NOW)
+        )
+        seen = store.refresh(
+            engine,
+            launch_ids=["nobody"],
+            execution_ids=["x-unknown"],
+            conversation_ids=["c-unknown"],
+            now=NOW,
+        )
+    blocker.dispose()
+    assert seen == []
+
+
+def test_refreshing_a_known_launch_still_moves_it_forward(engine: Engine) -> None:
+    launch, _ = store.insert_launch(engine, new_launch())
+    store.mark_launched(engine, launch["id"], "x-1", NOW)
+    seen = store.refresh(engine, execution_ids=["x-1", "x-unknown"], now=NOW)
+    assert seen == [launch["id"]]
