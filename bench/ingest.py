@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import random
 import shutil
@@ -143,6 +144,8 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
 
 def prefill(url: str, count: int) -> float:
     """Store ``count`` realistic events through the writer; returns seconds taken."""
+    # Batches of 10,000 rows are slow commits by design here: no warning per batch.
+    logging.getLogger("flowtrack.storage.writer").setLevel(logging.ERROR)
     engine = make_engine(url, sqlite_synchronous="normal")
     writer = EventWriter(engine, max_batch_events=10_000)
     writer.start()
@@ -152,14 +155,18 @@ def prefill(url: str, count: int) -> float:
 
     async def fill() -> None:
         batch: list[EventRecord] = []
-        conversation = execution = ""
+        conversation = execution = launch = ""
         for n in range(count):
+            at = start + timedelta(milliseconds=n * 2)
             if n % 8 == 0:
                 conversation, execution = (
                     str(uuid.UUID(int=rng.getrandbits(128))),
                     str(uuid.uuid4()),
                 )
-            at = start + timedelta(milliseconds=n * 2)
+                # flowtrack's launch ids are UUIDv7: creation time in ms, then random bits
+                stamp = int(at.timestamp() * 1000) << 80 | rng.getrandbits(80)
+                stamp = stamp & ~(0xF << 76) | 0x7 << 76  # version 7
+                launch = str(uuid.UUID(int=stamp & ~(0x3 << 62) | 0x2 << 62))  # RFC variant
             batch.append(
                 EventRecord(
                     dedupe_key("prefill", str(n)),
@@ -167,7 +174,7 @@ def prefill(url: str, count: int) -> float:
                     "data_action",
                     at,
                     at,
-                    execution,
+                    launch,
                     execution,
                     conversation,
                     "7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37",
