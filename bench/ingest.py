@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from receiver.dedupe import dedupe_key  # noqa: E402
+from receiver.launches import uuid7  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrations import upgrade  # noqa: E402
 from storage.records import EventRecord  # noqa: E402
@@ -163,10 +164,8 @@ def prefill(url: str, count: int) -> float:
                     str(uuid.UUID(int=rng.getrandbits(128))),
                     str(uuid.uuid4()),
                 )
-                # flowtrack's launch ids are UUIDv7: creation time in ms, then random bits
-                stamp = int(at.timestamp() * 1000) << 80 | rng.getrandbits(80)
-                stamp = stamp & ~(0xF << 76) | 0x7 << 76  # version 7
-                launch = str(uuid.UUID(int=stamp & ~(0x3 << 62) | 0x2 << 62))  # RFC variant
+                # flowtrack's launch ids are UUIDv7, made when the launch was
+                launch = uuid7(int(at.timestamp() * 1000), rng.getrandbits(80))
             batch.append(
                 EventRecord(
                     dedupe_key("prefill", str(n)),
