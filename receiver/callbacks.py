@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from receiver.canonical import ALIASES, ID_LENGTH, KINDS, NAME_LENGTH
 from receiver.errors import FlowtrackError
@@ -29,8 +28,8 @@ from receiver.openapi import (
     string,
 )
 from receiver.payloads import MAX_BATCH, UninterpretableBody, read_payload
-from receiver.responses import JSONResponse
-from receiver.services import services
+from receiver.responses import send_error
+from receiver.services import Services
 from storage.records import DeadLetterRecord
 
 
@@ -180,7 +179,78 @@ CALLBACK_BODY = Component(
 )
 
 
-@operation(
+class CallbackEndpoint:
+    """The callback endpoint as a bare ASGI app.
+
+    Every event a flow reports comes through here, so it skips Starlette's request and
+    response objects and its exception middleware, which together cost as much CPU per
+    request as everything else the endpoint does; ``receiver.app`` also dispatches to it
+    ahead of the router. Errors still become responses in ``receiver.responses``.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            answer = await self._receive(scope, receive)
+        except ClientDisconnected:
+            return  # nobody to answer; nothing was stored
+        except Exception as exc:
+            await send_error(scope, receive, send, exc)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"%d" % len(answer)),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+    async def _receive(self, scope: Scope, receive: Receive) -> bytes:
+        found: Services = scope["app"].state.services
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            # The first of repeated headers counts, as in Starlette's Headers.get.
+            headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        _require_json(headers.get("content-type"))
+        body = await _read_body(
+            receive, headers.get("content-length"), found.settings.max_body_bytes
+        )
+        found.callback_credentials.verify(headers, body)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedJSON(f"body is not valid JSON: {exc}") from None
+        received_at = datetime.now(UTC)
+        webhook_id = headers.get("webhook-id")
+        try:
+            events = read_payload(
+                payload, body=body, received_at=received_at, webhook_id=webhook_id
+            )
+        except UninterpretableBody as exc:
+            letter = DeadLetterRecord(
+                received_at,
+                exc.message,
+                orjson.dumps(exc.errors).decode(),
+                # The column holds 255; a longer header must not fail the writer's batch.
+                webhook_id[:255] if webhook_id else None,
+                body.decode(),
+            )
+            await found.writer.write((), (letter,))
+            raise
+        result = await found.writer.write(events)
+        return orjson.dumps(
+            {
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "command": found.stops.command_for(events),
+            }
+        )
+
+
+receive_callback = operation(
     "receiveCallback",
     "Store flow events",
     tag="callbacks",
@@ -221,41 +291,7 @@ CALLBACK_BODY = Component(
         ),
         STORAGE_UNAVAILABLE,
     ),
-)
-async def receive_callback(request: Request) -> Response:
-    """Store the events in the body; answer with counts and the flow's next command."""
-    found = services(request)
-    headers = request.headers
-    _require_json(headers.get("content-type"))
-    body = await _read_body(request, found.settings.max_body_bytes)
-    found.callback_credentials.verify(headers, body)
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedJSON(f"body is not valid JSON: {exc}") from None
-    received_at = datetime.now(UTC)
-    webhook_id = headers.get("webhook-id")
-    try:
-        events = read_payload(payload, body=body, received_at=received_at, webhook_id=webhook_id)
-    except UninterpretableBody as exc:
-        letter = DeadLetterRecord(
-            received_at,
-            exc.message,
-            orjson.dumps(exc.errors).decode(),
-            # The column holds 255; a longer header must not fail the writer's batch.
-            webhook_id[:255] if webhook_id else None,
-            body.decode(),
-        )
-        await found.writer.write((), (letter,))
-        raise
-    result = await found.writer.write(events)
-    return JSONResponse(
-        {
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "command": found.stops.command_for(events),
-        }
-    )
+)(CallbackEndpoint())
 
 
 def _require_json(content_type: str | None) -> None:
@@ -267,8 +303,11 @@ def _require_json(content_type: str | None) -> None:
         )
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+class ClientDisconnected(Exception):
+    """The client went away before its body arrived."""
+
+
+async def _read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     if declared is not None:
         try:
             size = int(declared)
@@ -276,13 +315,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise MalformedJSON("Content-Length is not a number") from None
         if size > limit:
             raise PayloadTooLarge(f"body is {size} bytes; the limit is {limit} bytes")
-        return await request.body()
-    # Chunked upload: count as it arrives so an endless body cannot exhaust memory.
+    # Counted as it arrives too: a chunked body has no declared size to check.
     chunks = []
     received = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        chunk = message.get("body", b"")
         received += len(chunk)
         if received > limit:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -37,8 +37,6 @@ from importlib import metadata
 from typing import Any, Literal, TypeVar
 
 from starlette.convertors import StringConvertor, register_url_convertor
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from receiver.apikeys import ApiForbidden, ApiUnauthorized
@@ -49,7 +47,8 @@ from receiver.responses import RETRY_AFTER_SECONDS
 
 JSON = dict[str, Any]
 Access = Literal["public", "read", "write", "callback"]
-Handler = TypeVar("Handler", bound=Callable[[Request], Awaitable[Response]])
+# A request handler, or a bare ASGI app (the callback endpoint).
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
 
 OPENAPI_VERSION = "3.1.0"
 _SPEC_ATTRIBUTE = "__flowtrack_operation__"

@@ -10,6 +10,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from receiver.errors import FlowtrackError
 from storage.errors import SchemaNotReady, StorageError, StorageUnavailable
@@ -99,4 +100,20 @@ EXCEPTION_HANDLERS = {
     Exception: internal_error,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "JSONResponse", "StorageError", "timestamp"]
+
+async def send_error(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """Answer with the response :data:`EXCEPTION_HANDLERS` give ``exc``.
+
+    For bare ASGI endpoints, which run outside Starlette's exception middleware. A bug
+    is raised again once answered, so the server logs its traceback as for any route.
+    """
+    handler = next(
+        EXCEPTION_HANDLERS[kind] for kind in type(exc).__mro__ if kind in EXCEPTION_HANDLERS
+    )
+    response = await handler(Request(scope), exc)
+    await response(scope, receive, send)
+    if handler is internal_error:
+        raise exc
+
+
+__all__ = ["EXCEPTION_HANDLERS", "JSONResponse", "StorageError", "send_error", "timestamp"]

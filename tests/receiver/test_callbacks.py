@@ -13,9 +13,9 @@ from psycopg import sql
 
 from receiver.app import create_app
 from receiver.credentials import sign
-from receiver.server import running_server
+from receiver.server import RunningServer, running_server
 from receiver.settings import WebhookSecret
-from tests.conftest import POSTGRES_URL, READ_KEY, SECRET_KEY, settings_for
+from tests.conftest import CALLBACK_TOKEN, POSTGRES_URL, READ_KEY, SECRET_KEY, settings_for
 
 
 def canonical(**fields: Any) -> dict[str, Any]:
@@ -224,6 +224,34 @@ async def test_a_chunked_body_over_the_limit_is_a_413(client: httpx.AsyncClient)
         "/webhooks/genesys", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+
+
+async def test_other_methods_on_the_callback_path_are_a_json_405(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/webhooks/genesys")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"] == "method_not_allowed"
+
+
+async def test_a_sender_that_hangs_up_mid_body_stores_nothing(
+    server: RunningServer, client: httpx.AsyncClient
+) -> None:
+    body = orjson.dumps(canonical())
+    _, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(
+        b"POST /webhooks/genesys HTTP/1.1\r\nHost: flowtrack\r\n"
+        b"Content-Type: application/json\r\nAuthorization: Bearer %s\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (CALLBACK_TOKEN.encode(), len(body), body[:20])
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    # The server goes on serving, and the half-sent event was not stored.
+    response = await client.post("/webhooks/genesys", json=canonical(eventId="after"))
+    assert response.json()["accepted"] == 1
+    assert [item["raw"]["eventId"] for item in await events(client)] == ["after"]
 
 
 async def test_a_body_that_is_not_json_is_a_415(client: httpx.AsyncClient) -> None:
