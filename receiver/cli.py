@@ -15,6 +15,9 @@ from receiver.settings import Settings
 from sandbox import cli as sandbox_cli
 from storage.errors import StorageError
 
+#: How often the running thread offers the GIL to a waiting one (Python's default: 5 ms).
+SWITCH_INTERVAL_SECONDS = 0.0005
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flowtrack`` console script."""
@@ -82,6 +85,10 @@ def _serve(args: argparse.Namespace) -> int:
     # stops walking it: otherwise each full collection stalls every request for ~60 ms.
     gc.collect()
     gc.freeze()
+    # The event writer's thread lets go of the GIL in every database call and must win
+    # it back from the busy event loop; at the default 5 ms switch interval its commits
+    # spent a third of their time waiting for it. 0.5 ms: about 20% more callbacks/s.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     uvicorn.run(
         app,
         host=args.host,

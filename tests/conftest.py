@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -41,6 +43,18 @@ BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
 ]
+
+
+#: How tests start the ``flowtrack`` command in a child process.
+FLOWTRACK = [sys.executable, "-m", "receiver"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _postgres_admin() -> psycopg.Connection:

@@ -1,5 +1,5 @@
+import gc
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -7,20 +7,13 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
+from receiver.cli import SWITCH_INTERVAL_SECONDS, main
 from receiver.credentials import sign
 from receiver.settings import WebhookSecret
 from storage.migrations import head_revision
-from tests.conftest import READ_KEY, SECRET_KEY, WEBHOOK_SECRET
-
-FLOWTRACK = [sys.executable, "-m", "receiver"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.conftest import FLOWTRACK, READ_KEY, SECRET_KEY, WEBHOOK_SECRET, free_port
 
 
 def environment(database_url: str) -> dict[str, str]:
@@ -102,3 +95,27 @@ def test_procfile_migrates_on_release_and_serves_on_port() -> None:
     procfile = (Path(__file__).parents[2] / "Procfile").read_text()
     assert "release: flowtrack migrate" in procfile
     assert "web: flowtrack serve --port $PORT" in procfile
+
+
+def test_serve_tunes_the_interpreter_for_the_writer_thread_before_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    seen: dict[str, float] = {}
+
+    def run(app: object, **options: object) -> None:
+        seen["switch_interval"] = sys.getswitchinterval()
+        seen["frozen"] = gc.get_freeze_count()
+
+    for name, value in environment(f"sqlite:///{tmp_path / 'flowtrack.db'}").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(uvicorn, "run", run)
+    previous = sys.getswitchinterval()
+    try:
+        assert main(["serve", "--port", str(free_port())]) == 0
+    finally:
+        sys.setswitchinterval(previous)
+        gc.unfreeze()
+    assert seen["switch_interval"] == pytest.approx(SWITCH_INTERVAL_SECONDS)
+    assert seen["frozen"] > 0

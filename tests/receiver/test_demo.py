@@ -1,16 +1,7 @@
 import asyncio
-import socket
-import sys
 from pathlib import Path
 
-FLOWTRACK = [sys.executable, "-m", "receiver"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.conftest import FLOWTRACK, free_port
 
 
 async def test_the_demo_launches_follows_and_ends_every_kind_of_flow(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 import asyncio
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -23,18 +22,12 @@ from tests.conftest import (
     FLOW_CALL,
     TEST_FLOWS,
     WRITE_KEY,
+    free_port,
     genesys_overrides,
 )
 
 OVERDUE = 300
 PROCESSES = 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
