@@ -65,6 +65,8 @@ def create_app(settings: Settings) -> FlowtrackApp:
             settings.database_url,
             sqlite_synchronous=settings.sqlite_synchronous,
             sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            # The writer's checkpointer copies the log back, never a committing request.
+            sqlite_wal_autocheckpoint=0,
         )
         tracker = LaunchTracker(engine)
         writer = EventWriter(

@@ -53,6 +53,7 @@ def make_engine(
     *,
     sqlite_synchronous: SqliteSynchronous = "full",
     sqlite_busy_timeout_ms: int = 5000,
+    sqlite_wal_autocheckpoint: int = 1000,
     pool_size: int = 10,
 ) -> Engine:
     """Create the engine, with the per-connection settings each database needs.
@@ -60,7 +61,9 @@ def make_engine(
     SQLite: WAL (readers never block the writer), foreign keys, a busy timeout, and
     ``synchronous`` FULL by default so that a commit survives power loss, not just a
     crash. Transactions are begun explicitly because pysqlite's implicit BEGIN would
-    otherwise delay locking until the first write.
+    otherwise delay locking until the first write. ``sqlite_wal_autocheckpoint`` 0 keeps
+    commits from checkpointing, for a process whose writer runs a
+    ``storage.checkpoint.WalCheckpointer``.
     """
     if isinstance(url, str):
         url = database_url(url)
@@ -71,7 +74,9 @@ def make_engine(
             pool_size=pool_size,
             max_overflow=pool_size,
         )
-        _configure_sqlite(engine, sqlite_synchronous, sqlite_busy_timeout_ms)
+        _configure_sqlite(
+            engine, sqlite_synchronous, sqlite_busy_timeout_ms, sqlite_wal_autocheckpoint
+        )
         return engine
     return create_engine(
         url,
@@ -82,7 +87,9 @@ def make_engine(
     )
 
 
-def _configure_sqlite(engine: Engine, synchronous: SqliteSynchronous, busy_timeout_ms: int) -> None:
+def _configure_sqlite(
+    engine: Engine, synchronous: SqliteSynchronous, busy_timeout_ms: int, wal_autocheckpoint: int
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -91,6 +98,7 @@ def _configure_sqlite(engine: Engine, synchronous: SqliteSynchronous, busy_timeo
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -25,6 +25,7 @@ import psycopg
 import psycopg.errors
 from sqlalchemy import Engine
 
+from storage.checkpoint import WalCheckpointer
 from storage.columns import sqlite_datetime
 from storage.errors import StorageError, StorageUnavailable
 from storage.records import (
@@ -196,15 +197,24 @@ class EventWriter:
         *,
         max_batch_events: int = 5000,
         on_stored: Callable[[list[EventRecord]], None] | None = None,
+        checkpoint_rows: int = 5000,
     ) -> None:
-        """``on_stored`` is called on the event loop with the rows each commit added."""
+        """``on_stored`` is called on the event loop with the rows each commit added.
+
+        On SQLite a :class:`~storage.checkpoint.WalCheckpointer` copies the log back
+        after every ``checkpoint_rows`` stored rows (and every second).
+        """
         self._engine = engine
         self._on_stored = on_stored
         self._max_batch_events = max_batch_events
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._connection: Any = None
-        self._dialect: _Dialect = _Sqlite() if engine.dialect.name == "sqlite" else _Postgres()
+        sqlite = engine.dialect.name == "sqlite"
+        self._dialect: _Dialect = _Sqlite() if sqlite else _Postgres()
+        self._checkpointer = (
+            WalCheckpointer(engine, rows_per_checkpoint=checkpoint_rows) if sqlite else None
+        )
         self._carry: _Submission | None = None
         self.batches = 0
         self.rows = 0
@@ -214,6 +224,8 @@ class EventWriter:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="flowtrack-writer", daemon=True)
             self._thread.start()
+            if self._checkpointer is not None:
+                self._checkpointer.start()
 
     def close(self, timeout: float = 30.0) -> None:
         """Finish everything already submitted, then stop the thread and disconnect."""
@@ -221,6 +233,8 @@ class EventWriter:
             self._queue.put(_STOP)
             self._thread.join(timeout)
             self._thread = None
+            if self._checkpointer is not None:
+                self._checkpointer.close(timeout)
 
     async def write(
         self,
@@ -269,6 +283,7 @@ class EventWriter:
 
     def _commit(self, batch: list[_Submission]) -> None:
         started = time.perf_counter()
+        rows_before = self.rows
         try:
             stored: list[EventRecord] = []
             results: list[WriteResult] | BaseException = self._store(batch, stored)
@@ -305,6 +320,10 @@ class EventWriter:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, answers, listener, stored)
             listener = None  # tell it once
+        if self._checkpointer is not None and not isinstance(results, BaseException):
+            # After the answers are on their way: a checkpoint delays the next batch only.
+            self._checkpointer.committed(self.rows - rows_before)
+            self._checkpointer.finish(self._connection)
 
     def _store(self, batch: list[_Submission], stored: list[EventRecord]) -> list[WriteResult]:
         connection = self._connect()
@@ -336,8 +355,11 @@ class EventWriter:
     def _connect(self) -> Any:
         if self._connection is None:
             pooled = self._engine.raw_connection()
-            connection = pooled.driver_connection
+            connection: Any = pooled.driver_connection
             pooled.detach()  # ours for the thread's lifetime, never back in the pool
+            if self._checkpointer is not None:
+                # Never inside a commit: the checkpointer copies the log back instead.
+                connection.execute("PRAGMA wal_autocheckpoint=0")
             self._connection = connection
         return self._connection
 
