@@ -262,6 +262,7 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> list[R
             "FLOWTRACK_API_KEYS": API_KEY,
             "FLOWTRACK_LOG_LEVEL": "WARNING",
             "FLOWTRACK_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
+            "FLOWTRACK_SQLITE_CHECKPOINTS": args.sqlite_checkpoints,
         }
         command = [python, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", str(port)]
         prefix = uuid.uuid4().hex[:8]
@@ -318,6 +319,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--prefill", type=int, default=1_000_000)
     parser.add_argument("--sqlite-synchronous", choices=["full", "normal"], default="full")
+    parser.add_argument("--sqlite-checkpoints", choices=["commit", "background"], default="commit")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)

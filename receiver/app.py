@@ -61,16 +61,20 @@ def create_app(settings: Settings) -> FlowtrackApp:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        background_checkpoints = settings.sqlite_checkpoints == "background"
         engine = make_engine(
             settings.database_url,
             sqlite_synchronous=settings.sqlite_synchronous,
             sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-            # The writer's checkpointer copies the log back, never a committing request.
-            sqlite_wal_autocheckpoint=0,
+            # In the background, the writer's checkpointer copies the log back instead.
+            sqlite_wal_autocheckpoint=0 if background_checkpoints else 1000,
         )
         tracker = LaunchTracker(engine)
         writer = EventWriter(
-            engine, max_batch_events=settings.writer_max_batch_events, on_stored=tracker.notice
+            engine,
+            max_batch_events=settings.writer_max_batch_events,
+            on_stored=tracker.notice,
+            checkpoints=background_checkpoints,
         )
         http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)

@@ -47,6 +47,7 @@ class Settings:
 
     database_url: URL = field(default_factory=lambda: database_url(DEFAULT_DATABASE_URL))
     sqlite_synchronous: Literal["full", "normal"] = "full"
+    sqlite_checkpoints: Literal["commit", "background"] = "commit"
     sqlite_busy_timeout_ms: int = 5000
     callback_tokens: tuple[str, ...] = field(default=(), repr=False)
     webhook_secrets: tuple[WebhookSecret, ...] = field(default=(), repr=False)
@@ -90,6 +91,7 @@ class Settings:
         settings = cls(
             database_url=reader.get("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
             sqlite_synchronous=reader.get("SQLITE_SYNCHRONOUS", _synchronous, "full"),
+            sqlite_checkpoints=reader.get("SQLITE_CHECKPOINTS", _checkpoints, "commit"),
             sqlite_busy_timeout_ms=reader.get("SQLITE_BUSY_TIMEOUT_MS", _positive_int, "5000"),
             callback_tokens=reader.get("CALLBACK_TOKENS", _tokens, ""),
             webhook_secrets=reader.get("WEBHOOK_SECRETS", _secrets, ""),
@@ -258,6 +260,11 @@ def _choice(*allowed: str, upper: bool = False) -> Callable[[str], str]:
 def _synchronous(raw: str) -> Literal["full", "normal"]:
     value = _choice("full", "normal")(raw)
     return "full" if value == "full" else "normal"
+
+
+def _checkpoints(raw: str) -> Literal["commit", "background"]:
+    value = _choice("commit", "background")(raw)
+    return "commit" if value == "commit" else "background"
 
 
 def _log_format(raw: str) -> Literal["json", "text"]:

@@ -197,12 +197,14 @@ class EventWriter:
         *,
         max_batch_events: int = 5000,
         on_stored: Callable[[list[EventRecord]], None] | None = None,
+        checkpoints: bool = False,
         checkpoint_rows: int = 5000,
     ) -> None:
         """``on_stored`` is called on the event loop with the rows each commit added.
 
-        On SQLite a :class:`~storage.checkpoint.WalCheckpointer` copies the log back
-        after every ``checkpoint_rows`` stored rows (and every second).
+        With ``checkpoints`` on SQLite, a :class:`~storage.checkpoint.WalCheckpointer`
+        copies the log back after every ``checkpoint_rows`` stored rows (and every
+        second), and the writer's connection never checkpoints inside a commit.
         """
         self._engine = engine
         self._on_stored = on_stored
@@ -213,7 +215,9 @@ class EventWriter:
         sqlite = engine.dialect.name == "sqlite"
         self._dialect: _Dialect = _Sqlite() if sqlite else _Postgres()
         self._checkpointer = (
-            WalCheckpointer(engine, rows_per_checkpoint=checkpoint_rows) if sqlite else None
+            WalCheckpointer(engine, rows_per_checkpoint=checkpoint_rows)
+            if sqlite and checkpoints
+            else None
         )
         self._carry: _Submission | None = None
         self.batches = 0

@@ -1,8 +1,10 @@
 import asyncio
+import shutil
 import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -348,3 +350,31 @@ async def test_an_unreachable_postgres_database_is_a_503(database_url: str) -> N
         assert response.headers["retry-after"] == "5"
         retried = await client.post("/webhooks/genesys", json=canonical())
         assert retried.status_code == 200
+
+
+async def test_callbacks_are_stored_with_background_checkpoints_on_sqlite(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    path = tmp_path / "flowtrack.db"
+    shutil.copyfile(sqlite_template, path)
+    settings = settings_for(f"sqlite:///{path}", FLOWTRACK_SQLITE_CHECKPOINTS="background")
+    app = create_app(settings)
+    async with (
+        running_server(app) as server,
+        httpx.AsyncClient(
+            base_url=server.base_url, headers={"Authorization": f"Bearer {CALLBACK_TOKEN}"}
+        ) as client,
+    ):
+        responses = await asyncio.gather(
+            *(
+                client.post("/webhooks/genesys", json=canonical(eventId=f"bg-{n}"))
+                for n in range(50)
+            )
+        )
+        assert [r.json()["accepted"] for r in responses] == [1] * 50
+        assert len(await events(client)) == 50
+        services = app.state.services
+        assert services.writer._checkpointer is not None
+        # No request's commit checkpoints: the writer's checkpointer does.
+        with services.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0

@@ -13,6 +13,7 @@ def test_defaults_need_only_callback_and_api_credentials() -> None:
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.webhook_tolerance_seconds == 300
     assert settings.sqlite_synchronous == "full"
+    assert settings.sqlite_checkpoints == "commit"
 
 
 def test_refuses_to_start_without_callback_credentials() -> None:
@@ -42,10 +43,18 @@ def test_every_bad_variable_is_named_at_once() -> None:
                 "FLOWTRACK_MAX_BODY_BYTES": "lots",
                 "FLOWTRACK_LOG_FORMAT": "xml",
                 "FLOWTRACK_WEBHOOK_SECRETS": "plain-secret",
+                "FLOWTRACK_SQLITE_CHECKPOINTS": "sometimes",
             }
         )
     problems = "\n".join(caught.value.problems)
-    for name in ("DATABASE_URL", "MAX_BODY_BYTES", "LOG_FORMAT", "WEBHOOK_SECRETS"):
+    names = (
+        "DATABASE_URL",
+        "MAX_BODY_BYTES",
+        "LOG_FORMAT",
+        "WEBHOOK_SECRETS",
+        "SQLITE_CHECKPOINTS",
+    )
+    for name in names:
         assert f"FLOWTRACK_{name}:" in problems
 
 
@@ -81,3 +90,8 @@ def test_secrets_never_appear_in_the_settings_repr() -> None:
 def test_migrating_needs_no_serving_credentials() -> None:
     settings = Settings.from_env({}, serving=False)
     assert settings.callback_tokens == ()
+
+
+def test_background_checkpoints_are_asked_for_by_name() -> None:
+    settings = Settings.from_env({**SECURE, "FLOWTRACK_SQLITE_CHECKPOINTS": " Background "})
+    assert settings.sqlite_checkpoints == "background"

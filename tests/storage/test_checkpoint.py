@@ -46,9 +46,7 @@ async def write_under_load(
     engine: Engine, database: Path, *, checkpointer: bool
 ) -> tuple[int, WalCheckpointer | None]:
     """Store 2,000 events; return how big the log grew, and the writer's checkpointer."""
-    writer = EventWriter(engine, checkpoint_rows=200)
-    if not checkpointer:
-        writer._checkpointer = None
+    writer = EventWriter(engine, checkpoints=checkpointer, checkpoint_rows=200)
     writer.start()
     try:
         for batch in range(40):
@@ -106,7 +104,7 @@ def test_checkpointer_copies_back_writes_that_bypass_the_writer(
 
 
 def test_writer_connection_never_checkpoints_inside_a_commit(engine: Engine) -> None:
-    writer = EventWriter(make_engine(engine.url))
+    writer = EventWriter(make_engine(engine.url), checkpoints=True)
     connection = writer._connect()
     try:
         assert connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
