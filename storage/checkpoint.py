@@ -25,6 +25,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from storage.engine import dedicated_connection
+
 log = logging.getLogger("flowtrack.storage.checkpoint")
 
 _PASSIVE = "PRAGMA wal_checkpoint(PASSIVE)"
@@ -112,7 +114,7 @@ class WalCheckpointer:
                 break
             try:
                 if connection is None:
-                    connection = self._connect()
+                    connection = dedicated_connection(self._engine)
                 if self._backfill(connection):
                     self._finish_due = True
             except sqlite3.Error as exc:
@@ -138,12 +140,6 @@ class WalCheckpointer:
             if busy or new <= self._small_pass_frames:
                 break
         return frames > 0
-
-    def _connect(self) -> Any:
-        pooled = self._engine.raw_connection()
-        connection = pooled.driver_connection
-        pooled.detach()  # the thread's own, never back in the pool
-        return connection
 
 
 def _checkpoint(connection: Any) -> tuple[int, int, int]:

@@ -109,6 +109,15 @@ def _configure_sqlite(
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def dedicated_connection(engine: Engine) -> Any:
+    """A driver connection (sqlite3 / psycopg) configured like the pool's, owned by the
+    caller for a thread's lifetime: it never goes back to the pool."""
+    pooled = engine.raw_connection()
+    connection = pooled.driver_connection
+    pooled.detach()
+    return connection
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write; commits on success, rolls back on error."""

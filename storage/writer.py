@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from storage.checkpoint import WalCheckpointer
 from storage.columns import sqlite_datetime
+from storage.engine import dedicated_connection
 from storage.errors import StorageError, StorageUnavailable
 from storage.records import (
     DEAD_LETTER_COLUMNS,
@@ -358,9 +359,7 @@ class EventWriter:
 
     def _connect(self) -> Any:
         if self._connection is None:
-            pooled = self._engine.raw_connection()
-            connection: Any = pooled.driver_connection
-            pooled.detach()  # ours for the thread's lifetime, never back in the pool
+            connection = dedicated_connection(self._engine)
             if self._checkpointer is not None:
                 # Never inside a commit: the checkpointer copies the log back instead.
                 connection.execute("PRAGMA wal_autocheckpoint=0")

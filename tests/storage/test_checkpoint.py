@@ -104,9 +104,12 @@ def test_checkpointer_copies_back_writes_that_bypass_the_writer(
 
 
 def test_writer_connection_never_checkpoints_inside_a_commit(engine: Engine) -> None:
-    writer = EventWriter(make_engine(engine.url), checkpoints=True)
+    # An engine whose connections do checkpoint: the writer's own must not.
+    default = make_engine(engine.url)
+    writer = EventWriter(default, checkpoints=True)
     connection = writer._connect()
     try:
         assert connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
     finally:
         writer._disconnect()
+        default.dispose()
