@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 import psycopg
 import psycopg.errors
 from sqlalchemy import Engine
@@ -51,6 +52,10 @@ class _Submission:
 
 
 class _Dialect(Protocol):
+    def connected(self, connection: Any) -> None:
+        """Set up a new connection of the writer's."""
+        ...
+
     def store(
         self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
     ) -> set[bytes]:
@@ -79,8 +84,14 @@ class _Sqlite:
         f"VALUES ({','.join('?' * len(DEAD_LETTER_COLUMNS))})"
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, checkpoints: bool) -> None:
+        self._checkpoints = checkpoints
         self._statements: dict[int, str] = {}
+
+    def connected(self, connection: Any) -> None:
+        if self._checkpoints:
+            # Never inside a commit: the WalCheckpointer copies the log back instead.
+            connection.execute("PRAGMA wal_autocheckpoint=0")
 
     def store(
         self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
@@ -136,21 +147,30 @@ class _Sqlite:
         return statement
 
 
-class _Postgres:
-    """COPY into a session-private staging table, then one INSERT … ON CONFLICT DO NOTHING.
+def _postgres_field(index: int, name: str) -> str:
+    """Column ``name`` of an event row sent as the JSONB array ``e``."""
+    if name == "dedupe_key":
+        return f"decode(e->>{index}, 'hex')"
+    if name in ("occurred_at", "received_at"):
+        return f"(e->>{index})::timestamptz"
+    return f"e->>{index}"
 
-    COPY rows are encoded in C, where parameter arrays would be built by a Python dumper
-    (several times slower per row); the staging table empties itself at every commit.
+
+class _Postgres:
+    """The whole batch as one JSONB parameter of one autocommitted INSERT … SELECT.
+
+    One statement is one round trip, and every round trip costs the writer a wait for
+    the GIL that the busy event loop holds: COPY into a staging table, INSERT from it and
+    COMMIT took four. orjson encodes the batch in C, so the writer holds the GIL only
+    briefly, and PostgreSQL reads each JSONB element's fields by position cheaply.
+    Measured in isolation, 32 rows took 0.9 ms against 1.6 ms with COPY (README).
     """
 
     _columns = ",".join(EVENT_COLUMNS)
-    _stage = (
-        f"CREATE TEMP TABLE IF NOT EXISTS incoming_events ON COMMIT DELETE ROWS "
-        f"AS SELECT {_columns} FROM events WITH NO DATA"
-    )
-    _copy = f"COPY incoming_events ({_columns}) FROM STDIN"
+    _fields = ",".join(_postgres_field(index, name) for index, name in enumerate(EVENT_COLUMNS))
     _insert = (
-        f"INSERT INTO events ({_columns}) SELECT {_columns} FROM incoming_events "
+        f"INSERT INTO events ({_columns}) SELECT {_fields} "
+        "FROM jsonb_array_elements(%s::jsonb) AS e "
         "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
     )
     _dead = (
@@ -158,31 +178,29 @@ class _Postgres:
         f"VALUES ({','.join(['%s'] * len(DEAD_LETTER_COLUMNS))})"
     )
 
-    def __init__(self) -> None:
-        self._staged: Any = None
+    def connected(self, connection: Any) -> None:
+        # Each statement commits on its own; a batch with dead letters opens a transaction.
+        connection.autocommit = True
 
     def store(
         self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
     ) -> set[bytes]:
-        try:
-            with connection.cursor() as cursor:
-                if self._staged is not connection:
-                    cursor.execute(self._stage)
-                    self._staged = connection
-                inserted: set[bytes] = set()
-                if rows:
-                    with cursor.copy(self._copy) as copy:
-                        for row in rows:
-                            copy.write_row(row)
-                    cursor.execute(self._insert)
-                    inserted = {bytes(key) for (key,) in cursor.fetchall()}
-                if dead_letters:
-                    cursor.executemany(self._dead, dead_letters)
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
-        return inserted
+        with connection.cursor() as cursor:
+            if not dead_letters:
+                return self._insert_events(cursor, rows)
+            with connection.transaction():
+                inserted = self._insert_events(cursor, rows)
+                cursor.executemany(self._dead, dead_letters)
+            return inserted
+
+    def _insert_events(self, cursor: Any, rows: list[EventRecord]) -> set[bytes]:
+        if not rows:
+            return set()
+        document = orjson.dumps(
+            [(row[0].hex(), *row[1:]) for row in rows], option=orjson.OPT_NAIVE_UTC
+        )
+        cursor.execute(self._insert, (document.decode(),), prepare=True)
+        return {bytes(key) for (key,) in cursor.fetchall()}
 
 
 class EventWriter:
@@ -214,7 +232,7 @@ class EventWriter:
         self._thread: threading.Thread | None = None
         self._connection: Any = None
         sqlite = engine.dialect.name == "sqlite"
-        self._dialect: _Dialect = _Sqlite() if sqlite else _Postgres()
+        self._dialect: _Dialect = _Sqlite(checkpoints=checkpoints) if sqlite else _Postgres()
         self._checkpointer = (
             WalCheckpointer(engine, rows_per_checkpoint=checkpoint_rows)
             if sqlite and checkpoints
@@ -360,9 +378,7 @@ class EventWriter:
     def _connect(self) -> Any:
         if self._connection is None:
             connection = dedicated_connection(self._engine)
-            if self._checkpointer is not None:
-                # Never inside a commit: the checkpointer copies the log back instead.
-                connection.execute("PRAGMA wal_autocheckpoint=0")
+            self._dialect.connected(connection)
             self._connection = connection
         return self._connection
 

@@ -1,7 +1,7 @@
 import asyncio
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -100,6 +100,53 @@ async def test_timestamps_round_trip_as_utc(writer: EventWriter, engine: Engine)
         occurred = connection.execute(select(Event.occurred_at)).scalar_one()
     assert occurred == later
     assert occurred.tzinfo is not None
+
+
+async def test_every_column_round_trips_exactly(writer: EventWriter, engine: Engine) -> None:
+    text_values = [
+        'quote " backslash \\ slash / tab \t newline \n',
+        "unicode é ✓ 𝄞 and an escaped NUL as text: \\u0000",
+        "",
+    ]
+    occurred = datetime(2026, 3, 2, 11, 15, 0, 1, tzinfo=timezone(timedelta(hours=1)))
+    row = EventRecord(
+        bytes(range(16)),
+        "error",
+        "notification",
+        occurred,
+        NOW,
+        None,
+        text_values[0],
+        text_values[1],
+        text_values[2],
+        None,
+        "n" * 255,
+        None,
+        None,
+        None,
+        None,
+        "E1",
+        "x" * 100_000,
+        '{"raw": "\\"quoted\\"", "n": null}',
+    )
+    assert (await writer.write([row])).accepted == 1
+    with engine.connect() as connection:
+        stored_row = connection.execute(select(Event.__table__)).one()
+    assert bytes(stored_row.dedupe_key) == row.dedupe_key
+    assert stored_row.occurred_at == occurred  # the same instant, returned in UTC
+    assert stored_row.occurred_at.utcoffset() == timedelta(0)
+    assert tuple(getattr(stored_row, name) for name in EventRecord._fields[5:]) == row[5:]
+
+
+async def test_events_are_not_committed_when_their_dead_letters_fail(
+    writer: EventWriter, engine: Engine
+) -> None:
+    # A dead letter without a reason breaks a NOT NULL constraint: the batch is one unit.
+    broken = DeadLetterRecord(NOW, None, "[]", None, "{}")  # type: ignore[arg-type]
+    with pytest.raises(StorageError):
+        await writer.write([record("a")], [broken])
+    assert stored(engine) == []
+    assert (await writer.write([record("a")])).accepted == 1
 
 
 async def test_dead_letters_are_stored_with_the_events_batch(
