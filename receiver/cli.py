@@ -75,6 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from receiver.app import create_app
+    from receiver.protocol import HttpProtocol
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
@@ -97,6 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=settings.access_log,
         proxy_headers=True,
         server_header=False,
+        http=HttpProtocol,
     )
     return 0
 

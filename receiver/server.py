@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
+from receiver.protocol import HttpProtocol
+
 
 @dataclass(frozen=True)
 class RunningServer:
@@ -47,7 +49,12 @@ async def running_server(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        http=HttpProtocol,
     )
     server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
