@@ -350,6 +350,9 @@ async def test_an_unreachable_postgres_database_is_a_503(database_url: str) -> N
         assert response.headers["retry-after"] == "5"
         retried = await client.post("/webhooks/genesys", json=canonical())
         assert retried.status_code == 200
+        # The writer's new connection commits as the first did: the API, reading over
+        # another connection, sees both events.
+        assert len(await events(client)) == 2
 
 
 async def test_callbacks_are_stored_with_background_checkpoints_on_sqlite(
