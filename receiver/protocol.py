@@ -5,7 +5,8 @@ when the app sends ``http.response.body``: two ``send()`` system calls per respo
 on a loopback or LAN connection each is a full trip through the TCP stack. Under load
 they took ~40 % of the event loop's time (py-spy). :class:`HttpProtocol` gives uvicorn a
 transport that holds a write until the end of the current event-loop step, so a head
-and the body sent right after it leave together; nothing is reordered or dropped.
+and the body sent right after it leave together. Nothing is reordered; only ``abort()``
+drops a held write, as it drops the transport's own buffer.
 """
 
 from __future__ import annotations
