@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import database, free_port, server  # noqa: E402
 
-from receiver.dedupe import dedupe_key  # noqa: E402
+from receiver.ingest.dedupe import dedupe_key  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrations import upgrade  # noqa: E402
 from storage.records import EventRecord  # noqa: E402

@@ -12,23 +12,22 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from receiver import api, callbacks, docs, flows, health, history
-from receiver import launches as launches_api
-from receiver.apikeys import ApiKeys
-from receiver.credentials import CallbackCredentials
 from receiver.genesys import GenesysClient
-from receiver.launches import LaunchService
-from receiver.registration import register_on_startup
-from receiver.responses import EXCEPTION_HANDLERS
-from receiver.retention import Retention, RetentionPolicy
-from receiver.services import Services
+from receiver.ingest import endpoint as callbacks
+from receiver.ingest.credentials import CallbackCredentials
+from receiver.jobs.retention import Retention, RetentionPolicy
+from receiver.launches.service import LaunchService
+from receiver.launches.stops import StopList
+from receiver.launches.sweep import Sweeper, SweepPolicy
+from receiver.launches.tracker import LaunchTracker
+from receiver.registration.register import register_on_startup
+from receiver.resources import Services
+from receiver.routes import CALLBACK_PATH, ROUTES
 from receiver.settings import Settings
-from receiver.stops import StopList
-from receiver.sweep import Sweeper, SweepPolicy
-from receiver.tracker import LaunchTracker
+from receiver.web.access import ApiKeys
+from receiver.web.responses import EXCEPTION_HANDLERS
 from storage.engine import make_engine
 from storage.errors import StorageError
 from storage.migrations import check_ready
@@ -51,9 +50,6 @@ class FlowtrackApp(Starlette):
             await callbacks.receive_callback(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
-
-
-CALLBACK_PATH = "/webhooks/genesys"
 
 
 def create_app(settings: Settings) -> FlowtrackApp:
@@ -192,34 +188,4 @@ def create_app(settings: Settings) -> FlowtrackApp:
             engine.dispose()
             log.info("flowtrack stopped", extra={"action": "app.stopped"})
 
-    # {name:id}: any text but "/" and NUL (receiver.openapi.StoredId).
-    routes = [
-        Route("/healthz", health.healthz, methods=["GET"]),
-        Route("/readyz", health.readyz, methods=["GET"]),
-        Route("/openapi.json", docs.get_openapi, methods=["GET"]),
-        Route("/docs", docs.get_docs, methods=["GET"]),
-        Route(CALLBACK_PATH, callbacks.receive_callback, methods=["POST"]),
-        Route("/api/v1/events", api.get_events, methods=["GET"]),
-        Route("/api/v1/dead-letters", api.get_dead_letters, methods=["GET"]),
-        Route("/api/v1/launches", launches_api.post_launch, methods=["POST"]),
-        Route("/api/v1/launches", launches_api.get_launches, methods=["GET"]),
-        Route("/api/v1/launches/{launch_id:id}", launches_api.get_launch, methods=["GET"]),
-        Route(
-            "/api/v1/launches/{launch_id:id}/transitions",
-            history.get_launch_transitions,
-            methods=["GET"],
-        ),
-        Route(
-            "/api/v1/conversations/{conversation_id:id}/transitions",
-            history.get_conversation_transitions,
-            methods=["GET"],
-        ),
-        Route("/api/v1/flows", flows.get_flows, methods=["GET"]),
-        Route("/api/v1/flows/{flow_id:id}/stats", flows.get_flow_stats, methods=["GET"]),
-        Route(
-            "/api/v1/launches/{launch_id:id}/terminate",
-            launches_api.terminate_launch,
-            methods=["POST"],
-        ),
-    ]
-    return FlowtrackApp(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    return FlowtrackApp(routes=ROUTES, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)

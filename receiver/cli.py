@@ -75,7 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from receiver.app import create_app
-    from receiver.protocol import HttpProtocol
+    from receiver.serving.protocol import HttpProtocol
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
@@ -114,7 +114,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _register(args: argparse.Namespace) -> int:
     import asyncio
 
-    from receiver.registration import register_from_settings
+    from receiver.registration.register import register_from_settings
 
     settings = Settings.from_env(serving=False)
     configure_logging(settings.log_level, settings.log_format)

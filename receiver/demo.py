@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 
 from receiver.app import create_app
-from receiver.registration import register_from_settings
-from receiver.server import running_server
+from receiver.registration.register import register_from_settings
+from receiver.serving.server import running_server
 from receiver.settings import Settings
 from sandbox.config import SandboxConfig
 from sandbox.server import running_sandbox

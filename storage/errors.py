@@ -25,3 +25,7 @@ class SchemaNotReady(StorageError):
 
 class InvalidDatabaseURL(StorageError):
     """``FLOWTRACK_DATABASE_URL`` is not a SQLite or PostgreSQL URL flowtrack understands."""
+
+
+class LockTimeout(StorageError):
+    """Another process held a database lock for longer than the caller would wait."""

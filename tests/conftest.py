@@ -25,7 +25,7 @@ from psycopg import sql
 from sqlalchemy import Engine
 
 from receiver.app import create_app
-from receiver.server import RunningServer, running_server
+from receiver.serving.server import RunningServer, running_server
 from receiver.settings import Settings
 from storage.engine import make_engine
 from storage.migrations import upgrade

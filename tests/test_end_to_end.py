@@ -6,8 +6,8 @@ from typing import Any
 import httpx
 
 from receiver.app import create_app
-from receiver.registration import register_from_settings
-from receiver.server import running_server
+from receiver.registration.register import register_from_settings
+from receiver.serving.server import running_server
 from tests.conftest import FLOW_FAILS, FLOW_OK, WRITE_KEY, genesys_overrides, settings_for
 
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from receiver.cli import SWITCH_INTERVAL_SECONDS, main
-from receiver.credentials import sign
+from receiver.ingest.credentials import sign
 from receiver.settings import WebhookSecret
 from storage.migrations import head_revision
 from tests.conftest import FLOWTRACK, READ_KEY, SECRET_KEY, WEBHOOK_SECRET, free_port

@@ -1,0 +1,286 @@
+"""Launching flows: ``/api/v1/launches``.
+
+flowtrack records a launch before it calls ``POST /api/v2/flows/executions`` (with the
+launch id added to ``inputData`` so the flow can echo it in callbacks), then stores the
+execution id, records a ``start`` event, and learns the conversation id in the
+background. An ``Idempotency-Key`` makes a retried request return the original launch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from receiver.errors import FlowtrackError
+from receiver.fields import FieldReader
+from receiver.genesys import GenesysClient
+from receiver.genesys.errors import (
+    GenesysError,
+    GenesysOutcomeUnknown,
+)
+from receiver.ingest.dedupe import dedupe_key
+from receiver.launches.ids import new_launch_id
+from receiver.launches.tracker import LaunchTracker
+from storage import launches as store
+from storage.launches import NewLaunch
+from storage.records import EventRecord
+from storage.writer import EventWriter
+
+log = logging.getLogger("flowtrack.launches")
+
+MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
+
+
+class InvalidLaunch(FlowtrackError):
+    """The launch request is not valid JSON, or a field is missing, unknown or wrong."""
+
+    status = 422
+    code = "invalid_launch"
+
+
+class LaunchNotFound(FlowtrackError):
+    """No launch has this id."""
+
+    status = 404
+    code = "launch_not_found"
+
+
+class GenesysNotConfigured(FlowtrackError):
+    """flowtrack has no Genesys client credentials, so it cannot launch."""
+
+    status = 503
+    code = "genesys_not_configured"
+
+
+class LaunchRefused(FlowtrackError):
+    """The platform refused or could not take the launch.
+
+    ``cause`` is what the Genesys client raised; ``outcome_unknown`` says the platform
+    may have started the flow all the same (the launch stays ``pending``); ``launch`` is
+    the launch as kept.
+    """
+
+    code = "launch_rejected"
+
+    def __init__(self, cause: GenesysError, *, outcome_unknown: bool, launch: LaunchView) -> None:
+        super().__init__(cause.message)
+        self.cause = cause
+        self.outcome_unknown = outcome_unknown
+        self.launch = launch
+        self.code = "launch_outcome_unknown" if outcome_unknown else cause.code
+
+
+@dataclass(frozen=True)
+class LaunchView:
+    """A launch row with its event counts by kind and its latest event row."""
+
+    row: Any
+    event_counts: dict[str, int]
+    last_event: Any | None
+
+
+class LaunchService:
+    """Starts flows on the platform and keeps the launch records in step."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        writer: EventWriter,
+        tracker: LaunchTracker,
+        genesys: GenesysClient | None,
+        *,
+        launch_id_input_key: str,
+        default_timeout_seconds: int,
+        flow_timeouts: Mapping[str, int] | None = None,
+        idle_timeout_seconds: int | None = None,
+    ) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._tracker = tracker
+        self._genesys = genesys
+        self._input_key = launch_id_input_key
+        self._default_timeout = default_timeout_seconds
+        self._flow_timeouts = dict(flow_timeouts or {})
+        self._idle_timeout = idle_timeout_seconds
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def launch(self, body: Any, idempotency_key: str | None) -> tuple[LaunchView, bool]:
+        """Launch a flow; returns the launch and whether this call created it."""
+        if self._genesys is None:
+            raise GenesysNotConfigured(
+                "launching needs FLOWTRACK_GENESYS_CLIENT_ID and FLOWTRACK_GENESYS_CLIENT_SECRET"
+            )
+        new = self._new_launch(body, idempotency_key)
+        row, created = await run_in_threadpool(store.insert_launch, self._engine, new)
+        if not created:
+            return await self.describe(row["id"]), False
+        input_data = dict(orjson.loads(new.input_data) if new.input_data else {})
+        input_data[self._input_key] = new.id
+        try:
+            launched = await self._genesys.launch_flow(
+                new.flow_id,
+                flow_version=new.flow_version,
+                input_data=input_data,
+                name=new.name or f"flowtrack {new.id}",
+            )
+        except GenesysError as exc:
+            await self._refused(new.id, exc)
+            raise  # unreachable: _refused raises
+        now = datetime.now(UTC)
+        await run_in_threadpool(store.mark_launched, self._engine, new.id, launched.id, now)
+        start = EventRecord(
+            dedupe_key("launch", new.id),
+            "start",
+            "flowtrack",
+            now,
+            now,
+            new.id,
+            launched.id,
+            None,
+            new.flow_id,
+            launched.flow_version or new.flow_version,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            orjson.dumps({"launch": launched.raw}).decode(),
+        )
+        await self._writer.write([start])
+        self._tracker.notice_launch(new.id)
+        self._spawn(self._learn_conversation(new.id, launched.id))
+        log.info(
+            "flow launched",
+            extra={"action": "launch.started", "launch_id": new.id, "execution_id": launched.id},
+        )
+        return await self.describe(new.id), True
+
+    async def describe(self, launch_id: str) -> LaunchView:
+        """The launch with its event counts and its latest event."""
+        row = await run_in_threadpool(store.get_launch, self._engine, launch_id)
+        if row is None:
+            raise LaunchNotFound(f"no launch {launch_id!r}")
+        counts, last = await run_in_threadpool(store.event_summary, self._engine, launch_id)
+        return LaunchView(row, counts, last)
+
+    async def _refused(self, launch_id: str, exc: GenesysError) -> None:
+        now = datetime.now(UTC)
+        unknown = isinstance(exc, GenesysOutcomeUnknown)
+        if unknown:
+            # The platform may or may not have started it: keep it pending, say why.
+            reason = f"launch outcome unknown: {exc.message}"
+            await run_in_threadpool(store.note_reason, self._engine, launch_id, reason, now)
+        else:
+            reason = exc.message
+            await run_in_threadpool(
+                store.mark_launch_failed, self._engine, launch_id, exc.genesys_code, reason, now
+            )
+        log.warning(
+            reason,
+            extra={
+                "action": "launch.refused",
+                "launch_id": launch_id,
+                "genesys_status": exc.http_status,
+                "genesys_code": exc.genesys_code,
+                "correlation_id": exc.correlation_id,
+            },
+        )
+        launch = await self.describe(launch_id)
+        raise LaunchRefused(exc, outcome_unknown=unknown, launch=launch) from exc
+
+    async def _learn_conversation(self, launch_id: str, execution_id: str) -> None:
+        assert self._genesys is not None
+        try:
+            execution = await self._genesys.get_execution(execution_id)
+        except GenesysError as exc:
+            # The sweep polls again later; nothing is lost by giving up here.
+            log.info(str(exc), extra={"action": "launch.poll_failed", "launch_id": launch_id})
+            return
+        if execution.conversation_id:
+            now = datetime.now(UTC)
+            learned = await run_in_threadpool(
+                store.set_conversation, self._engine, launch_id, execution.conversation_id, now
+            )
+            if learned:
+                self._tracker.notice_launch(launch_id)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _new_launch(self, body: Any, idempotency_key: str | None) -> NewLaunch:
+        if not isinstance(body, dict):
+            raise InvalidLaunch("the body must be a JSON object")
+        errors: list[dict[str, str]] = []
+        fields = FieldReader(body, "", errors)
+        before = len(errors)
+        flow_id = fields.text("flowId", 128)
+        # Absent, null and "" all leave no flow to launch; a wrong type is reported already.
+        if flow_id is None and len(errors) == before:
+            fields.problem("flowId", "is required")
+        flow_version = fields.text("flowVersion", 64)
+        name = fields.text("name", 255)
+        input_data = body.get("inputData")
+        if input_data is not None and not isinstance(input_data, dict):
+            fields.problem("inputData", "must be an object")
+        timeout = _seconds(fields, "timeoutSeconds")
+        idle = _seconds(fields, "idleTimeoutSeconds")
+        for unknown in sorted(set(body) - _LAUNCH_FIELDS):
+            fields.problem(unknown, f"unknown field; allowed: {', '.join(sorted(_LAUNCH_FIELDS))}")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+            errors.append({"field": "Idempotency-Key", "problem": "must be 1 to 255 characters"})
+        if errors or flow_id is None:
+            first = errors[0]
+            raise InvalidLaunch(f"{first['field']}: {first['problem']}", detail=errors)
+        created = datetime.now(UTC)
+        # The request's timeout, else the flow's configured one, else the global default.
+        seconds = timeout or self._flow_timeouts.get(flow_id) or self._default_timeout
+        deadline = created + timedelta(seconds=seconds)
+        idle = idle if idle is not None else self._idle_timeout
+        return NewLaunch(
+            id=new_launch_id(),
+            flow_id=flow_id,
+            flow_version=flow_version,
+            name=name,
+            input_data=orjson.dumps(input_data).decode() if input_data is not None else None,
+            idempotency_key=idempotency_key,
+            timeout_seconds=timeout,
+            idle_timeout_seconds=idle,
+            created_at=created,
+            deadline_at=deadline,
+        )
+
+
+_LAUNCH_FIELDS = frozenset(
+    {"flowId", "flowVersion", "inputData", "name", "timeoutSeconds", "idleTimeoutSeconds"}
+)
+
+
+def _seconds(fields: FieldReader, name: str) -> int | None:
+    value = fields.obj.get(name)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_TIMEOUT_SECONDS
+    ):
+        fields.problem(name, f"must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECONDS}")
+        return None
+    return value

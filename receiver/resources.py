@@ -1,0 +1,41 @@
+"""The resources the lifespan owns, handed to request handlers through app state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from starlette.requests import Request
+
+from receiver.ingest.credentials import CallbackCredentials
+from receiver.launches.tracker import LaunchTracker
+from receiver.settings import Settings
+from receiver.web.access import ApiKeys
+from storage.writer import EventWriter
+
+if TYPE_CHECKING:  # the launch handlers import this module
+    from receiver.launches.service import LaunchService
+    from receiver.launches.stops import StopList
+    from receiver.launches.sweep import Sweeper
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a request handler may use; built once per app start."""
+
+    settings: Settings
+    engine: Engine
+    writer: EventWriter
+    callback_credentials: CallbackCredentials
+    api_keys: ApiKeys
+    tracker: LaunchTracker
+    launches: LaunchService
+    stops: StopList
+    sweeper: Sweeper
+
+
+def services(request: Request) -> Services:
+    """The running app's services."""
+    found: Services = request.app.state.services
+    return found
