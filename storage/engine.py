@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from storage.errors import DuplicateKey, InvalidDatabaseURL, StorageError, StorageUnavailable
+from storage.errors import InvalidDatabaseURL, translate
 
 DEFAULT_DATABASE_URL = "sqlite:///flowtrack.db"
 
@@ -138,15 +138,11 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def translated_errors() -> Iterator[None]:
-    """Driver errors become StorageUnavailable (transient) or StorageError."""
+    """Driver errors become StorageErrors (storage.errors.translate)."""
     try:
         yield
-    except OperationalError as exc:
-        raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
-    except IntegrityError as exc:
-        raise DuplicateKey(f"already stored: {exc.orig}") from exc
     except SQLAlchemyError as exc:
-        raise StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
+        raise translate(exc) from exc
 
 
 def is_sqlite(engine: Engine) -> bool:

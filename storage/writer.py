@@ -6,6 +6,9 @@ that batch. While it commits, new requests queue up and form the next batch, so 
 commit cost is shared without any artificial delay (no linger). The thread uses a plain
 DB-API connection and multi-row statements: no ORM objects, no per-row round trips, and
 the database driver runs without the GIL while the event loop keeps serving.
+
+How a batch becomes statements depends on the database: storage.sqlite_writer and
+storage.postgres_writer each hold one :class:`Dialect`.
 """
 
 from __future__ import annotations
@@ -14,29 +17,20 @@ import asyncio
 import contextlib
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import orjson
-import psycopg
-import psycopg.errors
 from sqlalchemy import Engine
 
 from storage.checkpoint import WalCheckpointer
-from storage.columns import sqlite_datetime
 from storage.engine import dedicated_connection
-from storage.errors import StorageError, StorageUnavailable
-from storage.records import (
-    DEAD_LETTER_COLUMNS,
-    EVENT_COLUMNS,
-    DeadLetterRecord,
-    EventRecord,
-    WriteResult,
-)
+from storage.errors import StorageError, StorageUnavailable, translate
+from storage.postgres_writer import PostgresDialect
+from storage.records import DeadLetterRecord, EventRecord, WriteResult
+from storage.sqlite_writer import SqliteDialect
 
 log = logging.getLogger("flowtrack.storage.writer")
 
@@ -51,7 +45,9 @@ class _Submission:
     dead_letters: Sequence[DeadLetterRecord] = field(default=())
 
 
-class _Dialect(Protocol):
+class Dialect(Protocol):
+    """How one database stores a batch, on the writer's own DB-API connection."""
+
     def connected(self, connection: Any) -> None:
         """Set up a new connection of the writer's."""
         ...
@@ -61,146 +57,6 @@ class _Dialect(Protocol):
     ) -> set[bytes]:
         """Insert rows (ignoring stored keys) and dead letters, commit; return new keys."""
         ...
-
-
-class _Sqlite:
-    """One autocommitted statement per batch wherever possible.
-
-    Every step into SQLite releases the GIL and must win it back from a busy event loop,
-    which can take a whole switch interval; so the common case (one chunk of events, no
-    duplicates) is a single step that inserts and commits. Duplicates are found after the
-    fact: one INSERT statement holds the write lock throughout, so the rows it added have
-    consecutive rowids ending at ``lastrowid``, and stored keys below that range are the
-    duplicates.
-    """
-
-    # SQLite allows 32,766 bound parameters per statement.
-    chunk = 32766 // len(EVENT_COLUMNS)
-    _row = "(" + ",".join("?" * len(EVENT_COLUMNS)) + ")"
-    _prefix = f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES "
-    _suffix = " ON CONFLICT (dedupe_key) DO NOTHING"
-    _dead = (
-        f"INSERT INTO dead_letters ({','.join(DEAD_LETTER_COLUMNS)}) "
-        f"VALUES ({','.join('?' * len(DEAD_LETTER_COLUMNS))})"
-    )
-
-    def __init__(self, *, checkpoints: bool) -> None:
-        self._checkpoints = checkpoints
-        self._statements: dict[int, str] = {}
-
-    def connected(self, connection: Any) -> None:
-        if self._checkpoints:
-            # Never inside a commit: the WalCheckpointer copies the log back instead.
-            connection.execute("PRAGMA wal_autocheckpoint=0")
-
-    def store(
-        self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
-    ) -> set[bytes]:
-        chunks = [rows[start : start + self.chunk] for start in range(0, len(rows), self.chunk)]
-        explicit = len(chunks) + bool(dead_letters) > 1
-        cursor = connection.cursor()
-        try:
-            if explicit:
-                cursor.execute("BEGIN IMMEDIATE")
-            inserted: set[bytes] = set()
-            for part in chunks:
-                inserted |= self._insert(cursor, part)
-            if dead_letters:
-                cursor.executemany(
-                    self._dead, [(sqlite_datetime(row[0]), *row[1:]) for row in dead_letters]
-                )
-            if explicit:
-                cursor.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
-        return inserted
-
-    def _insert(self, cursor: Any, part: list[EventRecord]) -> set[bytes]:
-        params: list[Any] = []
-        for row in part:
-            params.extend(row[:3])
-            params.append(sqlite_datetime(row[3]))
-            params.append(sqlite_datetime(row[4]))
-            params.extend(row[5:])
-        cursor.execute(self._statement(len(part)), params)
-        added = cursor.rowcount
-        keys = {row.dedupe_key for row in part}
-        if added == len(part):
-            return keys
-        first = cursor.lastrowid - added + 1 if added else None
-        placeholders = ",".join("?" * len(keys))
-        query = f"SELECT dedupe_key FROM events WHERE dedupe_key IN ({placeholders})"
-        if first is not None:
-            query += f" AND id < {int(first)}"
-        existing = {key for (key,) in cursor.execute(query, list(keys))}
-        return keys - existing
-
-    def _statement(self, count: int) -> str:
-        statement = self._statements.get(count)
-        if statement is None:
-            statement = self._prefix + ",".join([self._row] * count) + self._suffix
-            self._statements[count] = statement
-        return statement
-
-
-def _postgres_field(index: int, name: str) -> str:
-    """Column ``name`` of an event row sent as the JSONB array ``e``."""
-    if name == "dedupe_key":
-        return f"decode(e->>{index}, 'hex')"
-    if name in ("occurred_at", "received_at"):
-        return f"(e->>{index})::timestamptz"
-    return f"e->>{index}"
-
-
-class _Postgres:
-    """The whole batch as one JSONB parameter of one autocommitted INSERT … SELECT.
-
-    One statement is one round trip, and every round trip costs the writer a wait for
-    the GIL that the busy event loop holds: COPY into a staging table, INSERT from it and
-    COMMIT took four. orjson encodes the batch in C, so the writer holds the GIL only
-    briefly, and PostgreSQL reads each JSONB element's fields by position cheaply.
-    Measured in isolation, 32 rows took 0.9 ms against 1.6 ms with COPY (README).
-    """
-
-    _columns = ",".join(EVENT_COLUMNS)
-    _fields = ",".join(_postgres_field(index, name) for index, name in enumerate(EVENT_COLUMNS))
-    _insert = (
-        f"INSERT INTO events ({_columns}) SELECT {_fields} "
-        "FROM jsonb_array_elements(%s::jsonb) AS e "
-        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
-    )
-    _dead = (
-        f"INSERT INTO dead_letters ({','.join(DEAD_LETTER_COLUMNS)}) "
-        f"VALUES ({','.join(['%s'] * len(DEAD_LETTER_COLUMNS))})"
-    )
-
-    def connected(self, connection: Any) -> None:
-        # Each statement commits on its own; a batch with dead letters opens a transaction.
-        connection.autocommit = True
-
-    def store(
-        self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
-    ) -> set[bytes]:
-        with connection.cursor() as cursor:
-            if not dead_letters:
-                return self._insert_events(cursor, rows)
-            with connection.transaction():
-                inserted = self._insert_events(cursor, rows)
-                cursor.executemany(self._dead, dead_letters)
-            return inserted
-
-    def _insert_events(self, cursor: Any, rows: list[EventRecord]) -> set[bytes]:
-        if not rows:
-            return set()
-        document = orjson.dumps(
-            [(row[0].hex(), *row[1:]) for row in rows], option=orjson.OPT_NAIVE_UTC
-        )
-        cursor.execute(self._insert, (document.decode(),), prepare=True)
-        return {bytes(key) for (key,) in cursor.fetchall()}
 
 
 class EventWriter:
@@ -232,7 +88,9 @@ class EventWriter:
         self._thread: threading.Thread | None = None
         self._connection: Any = None
         sqlite = engine.dialect.name == "sqlite"
-        self._dialect: _Dialect = _Sqlite(checkpoints=checkpoints) if sqlite else _Postgres()
+        self._dialect: Dialect = (
+            SqliteDialect(checkpoints=checkpoints) if sqlite else PostgresDialect()
+        )
         self._checkpointer = (
             WalCheckpointer(engine, rows_per_checkpoint=checkpoint_rows)
             if sqlite and checkpoints
@@ -390,16 +248,9 @@ class EventWriter:
             self._connection = None
 
 
-def _wrap(exc: BaseException) -> BaseException:
-    if isinstance(exc, StorageError):
-        return exc
-    if isinstance(exc, psycopg.errors.UndefinedTable):
-        return StorageUnavailable(f"schema missing ({exc}): run `flowtrack migrate`")
-    if isinstance(exc, sqlite3.OperationalError | psycopg.OperationalError):
-        return StorageUnavailable(f"database unavailable: {exc}")
-    if isinstance(exc, sqlite3.DatabaseError | psycopg.DatabaseError):
-        return StorageError(f"database error: {exc.__class__.__name__}: {exc}")
-    return StorageError(f"writer failed: {exc.__class__.__name__}: {exc}")
+def _wrap(exc: BaseException) -> StorageError:
+    """What the waiting requests are told: a driver error translated, else a bug."""
+    return translate(exc) or StorageError(f"writer failed: {exc.__class__.__name__}: {exc}")
 
 
 def _resolve(
