@@ -1,107 +1,115 @@
-"""The read side of the REST API under ``/api/v1``: events and dead letters."""
+"""Stored events over the REST API: ``GET /api/v1/events``."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 import orjson
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.ingest.canonical import KINDS
 from receiver.resources import services
-from receiver.web.openapi import (
-    CURSOR,
+from receiver.web.models import RequestModel, Timestamp, WireModel, one_of, raw_json, render
+from receiver.web.models import timestamp as timestamp_text
+from receiver.web.operations import (
     INVALID_QUERY,
-    LIMIT,
-    PROBLEMS,
     STORAGE_UNAVAILABLE,
-    Component,
-    Param,
     Reply,
-    date_time,
-    integer,
-    nullable,
-    obj,
     operation,
     page_of,
-    since_until,
-    string,
+    query_params,
 )
 from receiver.web.pagination import Query, page
-from receiver.web.responses import JSONResponse, timestamp
-from storage.queries import EventFilter, list_dead_letters, list_events
+from receiver.web.responses import JSONResponse
+from storage.queries import EventFilter, list_events
 
-_EVENT_PARAMS = (
-    "conversationId",
-    "flowExecutionId",
-    "launchId",
-    "flowId",
-    "kind",
-    "since",
-    "until",
-    "limit",
-    "cursor",
-)
-
-# Where each source is set: receiver.ingest.canonical, receiver.ingest.payloads (notification,
-# eventbridge), storage.launches.OWN_SOURCE and receiver.launches.sweep (status_poll).
+# Where each source is set: receiver.ingest.canonical, receiver.ingest.payloads
+# (notification, eventbridge), storage.launches.OWN_SOURCE and the sweep (status_poll).
 EVENT_SOURCES = ("data_action", "notification", "eventbridge", "flowtrack", "status_poll")
 
 
-def _text(description: str) -> dict[str, Any]:
-    return nullable(string(description))
+class Event(WireModel):
+    """One stored flow event."""
+
+    id: int = Field(description="Arrival order.")
+    kind: str = one_of(KINDS, "What happened.")
+    source: str = one_of(
+        EVENT_SOURCES,
+        "Who reported it: a flow's data action, a notification (WebSocket), EventBridge, "
+        "flowtrack itself, or flowtrack's status poll of the platform.",
+    )
+    occurred_at: Timestamp = Field(
+        description="When it happened (when it arrived, if the sender did not say)."
+    )
+    received_at: Timestamp = Field(description="When flowtrack received it.")
+    launch_id: str | None = Field(description="The launch it belongs to, once known.")
+    flow_execution_id: str | None = Field(description="The flow execution id.")
+    conversation_id: str | None = Field(description="The conversation id.")
+    flow_id: str | None = Field(description="The flow id.")
+    flow_version: str | None = Field(description="The flow version.")
+    node_id: str | None = Field(description="The node (step) id.")
+    node_type: str | None = Field(description="The node type.")
+    node_name: str | None = Field(description="The node name.")
+    output_path: str | None = Field(description="The path the node left by.")
+    outcome: str | None = Field(
+        description="The outcome (`completed`, `failed`, `terminated`, `timed_out`, …)."
+    )
+    error_code: str | None = Field(description="The error code.")
+    error_message: str | None = Field(description="The error message.")
+    dedupe_key: str = Field(description="The dedupe key (hex).", pattern="^[0-9a-f]{32}$")
+    raw: Annotated[Any, raw_json("The payload as received.")]
+
+    @classmethod
+    def of(cls, row: Any) -> Event:
+        """The event of a stored row."""
+        return cls.model_construct(
+            id=row["id"],
+            kind=row["kind"],
+            source=row["source"],
+            occurred_at=row["occurred_at"],
+            received_at=row["received_at"],
+            launch_id=row["launch_id"],
+            flow_execution_id=row["flow_execution_id"],
+            conversation_id=row["conversation_id"],
+            flow_id=row["flow_id"],
+            flow_version=row["flow_version"],
+            node_id=row["node_id"],
+            node_type=row["node_type"],
+            node_name=row["node_name"],
+            output_path=row["output_path"],
+            outcome=row["outcome"],
+            error_code=row["error_code"],
+            error_message=row["error_message"],
+            dedupe_key=row["dedupe_key"].hex(),
+            raw=orjson.Fragment(row["raw"]),
+        )
 
 
-EVENT = Component(
-    "Event",
-    obj(
-        {
-            "id": integer("Arrival order."),
-            "kind": string("What happened.", enum=list(KINDS)),
-            "source": string(
-                "Who reported it: a flow's data action, a notification (WebSocket), "
-                "EventBridge, flowtrack itself, or flowtrack's status poll of the platform.",
-                enum=list(EVENT_SOURCES),
-            ),
-            "occurredAt": date_time(
-                "When it happened (when it arrived, if the sender did not say)."
-            ),
-            "receivedAt": date_time("When flowtrack received it."),
-            "launchId": _text("The launch it belongs to, once known."),
-            "flowExecutionId": _text("The flow execution id."),
-            "conversationId": _text("The conversation id."),
-            "flowId": _text("The flow id."),
-            "flowVersion": _text("The flow version."),
-            "nodeId": _text("The node (step) id."),
-            "nodeType": _text("The node type."),
-            "nodeName": _text("The node name."),
-            "outputPath": _text("The path the node left by."),
-            "outcome": _text("The outcome (`completed`, `failed`, `terminated`, `timed_out`, …)."),
-            "errorCode": _text("The error code."),
-            "errorMessage": _text("The error message."),
-            "dedupeKey": string("The dedupe key (hex).", pattern="^[0-9a-f]{32}$"),
-            "raw": {"type": "object", "description": "The payload as received."},
-        },
-        "One stored flow event.",
-    ),
-)
+def event_json(row: Any) -> dict[str, Any]:
+    """One stored event as the API writes it."""
+    return render(Event.of(row))
 
-DEAD_LETTER = Component(
-    "DeadLetter",
-    obj(
-        {
-            "id": integer(),
-            "receivedAt": date_time(),
-            "reason": string("Why the body could not be read (the 422's message)."),
-            "errors": PROBLEMS,
-            "webhookId": _text("The `webhook-id` header of the delivery, if any."),
-            "body": {"description": "The body as received (any JSON)."},
-        },
-        "A callback body that was valid JSON but could not be read as events.",
-    ),
-)
+
+class EventQuery(RequestModel):
+    """The filters of ``GET /api/v1/events``; every filter given must match."""
+
+    conversation_id: str | None = Field(None, description="Only events of this conversation.")
+    flow_execution_id: str | None = Field(None, description="Only events of this flow execution.")
+    launch_id: str | None = Field(None, description="Only events of this launch.")
+    flow_id: str | None = Field(None, description="Only events of this flow.")
+    kind: str | None = one_of(KINDS, "Only events of this kind.", nullable=True)
+    since: datetime | None = Field(
+        None, description="Only items whose occurredAt is at or after this time."
+    )
+    until: datetime | None = Field(
+        None, description="Only items whose occurredAt is before this time."
+    )
+    limit: int = 0
+    cursor: str | None = None
 
 
 @operation(
@@ -110,94 +118,34 @@ DEAD_LETTER = Component(
     tag="events",
     access="read",
     description="Ordered by `occurredAt`, then arrival. Every filter given must match.",
-    parameters=(
-        Param("conversationId", "query", string(), "Only events of this conversation."),
-        Param("flowExecutionId", "query", string(), "Only events of this flow execution."),
-        Param("launchId", "query", string(), "Only events of this launch."),
-        Param("flowId", "query", string(), "Only events of this flow."),
-        Param("kind", "query", string(enum=list(KINDS)), "Only events of this kind."),
-        *since_until("occurredAt"),
-        LIMIT,
-        CURSOR,
-    ),
-    replies={200: Reply("A page of events.", page_of(EVENT))},
+    parameters=query_params(EventQuery),
+    replies={200: Reply("A page of events.", page_of(Event))},
     failures=(INVALID_QUERY, STORAGE_UNAVAILABLE),
 )
 async def get_events(request: Request) -> Response:
     """``GET /api/v1/events``: stored events, filtered, in history order, paginated."""
     found = services(request)
-    found.api_keys.require(request)
-    query = Query(request.query_params, _EVENT_PARAMS)
+    query = Query.of(request.query_params, EventQuery)
+    asked = query.values
     where = EventFilter(
-        conversation_id=query.text("conversationId"),
-        flow_execution_id=query.text("flowExecutionId"),
-        launch_id=query.text("launchId"),
-        flow_id=query.text("flowId"),
-        kind=query.text("kind", KINDS),
-        since=query.timestamp("since"),
-        until=query.timestamp("until"),
+        conversation_id=asked.conversation_id,
+        flow_execution_id=asked.flow_execution_id,
+        launch_id=asked.launch_id,
+        flow_id=asked.flow_id,
+        kind=asked.kind,
+        since=asked.since,
+        until=asked.until,
     )
-    limit = query.limit()
     after = query.position_cursor(int)
     query.check()
-    rows = await run_in_threadpool(list_events, found.engine, where, after=after, limit=limit + 1)
-    return JSONResponse(
-        page(rows, limit, event_json, lambda last: [timestamp(last["occurred_at"]), last["id"]])
+    rows = await run_in_threadpool(
+        list_events, found.engine, where, after=after, limit=asked.limit + 1
     )
-
-
-@operation(
-    "listDeadLetters",
-    "Callback bodies that could not be interpreted, newest first",
-    tag="events",
-    access="read",
-    parameters=(LIMIT, CURSOR),
-    replies={200: Reply("A page of dead letters.", page_of(DEAD_LETTER))},
-    failures=(INVALID_QUERY, STORAGE_UNAVAILABLE),
-)
-async def get_dead_letters(request: Request) -> Response:
-    """``GET /api/v1/dead-letters``: bodies that could not be interpreted, newest first."""
-    found = services(request)
-    found.api_keys.require(request)
-    query = Query(request.query_params, ("limit", "cursor"))
-    limit = query.limit()
-    before = query.scalar_cursor(int)
-    query.check()
-    rows = await run_in_threadpool(list_dead_letters, found.engine, before=before, limit=limit + 1)
-    return JSONResponse(page(rows, limit, _dead_letter_json, lambda last: last["id"]))
-
-
-def _dead_letter_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "receivedAt": timestamp(row["received_at"]),
-        "reason": row["reason"],
-        "errors": orjson.Fragment(row["errors"]),
-        "webhookId": row["webhook_id"],
-        "body": orjson.Fragment(row["body"]),
-    }
-
-
-def event_json(row: Any) -> dict[str, Any]:
-    """One stored event as the API shows it (camelCase, ISO-8601 UTC, raw payload inline)."""
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "source": row["source"],
-        "occurredAt": timestamp(row["occurred_at"]),
-        "receivedAt": timestamp(row["received_at"]),
-        "launchId": row["launch_id"],
-        "flowExecutionId": row["flow_execution_id"],
-        "conversationId": row["conversation_id"],
-        "flowId": row["flow_id"],
-        "flowVersion": row["flow_version"],
-        "nodeId": row["node_id"],
-        "nodeType": row["node_type"],
-        "nodeName": row["node_name"],
-        "outputPath": row["output_path"],
-        "outcome": row["outcome"],
-        "errorCode": row["error_code"],
-        "errorMessage": row["error_message"],
-        "dedupeKey": row["dedupe_key"].hex(),
-        "raw": orjson.Fragment(row["raw"]),
-    }
+    return JSONResponse(
+        page(
+            rows,
+            asked.limit,
+            event_json,
+            lambda last: [timestamp_text(last["occurred_at"]), last["id"]],
+        )
+    )

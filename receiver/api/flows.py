@@ -8,38 +8,34 @@ computes over ``[since, until)``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from receiver.errors import FlowtrackError
+from receiver.errors import NotFound
 from receiver.resources import services
-from receiver.web.openapi import (
-    CURSOR,
+from receiver.web.models import RequestModel, Timestamp, WireModel, render
+from receiver.web.operations import (
     INVALID_QUERY,
-    LIMIT,
     STORAGE_UNAVAILABLE,
-    Component,
     Param,
     Reply,
-    date_time,
-    integer,
-    nullable,
-    obj,
     operation,
     page_of,
-    since_until,
+    query_params,
     string,
 )
 from receiver.web.pagination import Query, page
-from receiver.web.responses import JSONResponse, timestamp
+from receiver.web.responses import JSONResponse
 from storage import launches as launch_store
 from storage.flowruns import RUN_SHARDS, count_runs, merge_runs
 from storage.flows import FlowSummary, flow_known, list_flows
+from storage.flowstats import FlowStats as Computed
 from storage.flowstats import (
-    FlowStats,
     assemble,
     count_launches,
     percentile,
@@ -47,86 +43,170 @@ from storage.flowstats import (
 )
 
 
-class FlowNotFound(FlowtrackError):
+class FlowNotFound(NotFound):
     """No event or launch of this flow is stored."""
 
-    status = 404
     code = "flow_not_found"
 
 
-_BY_STATE = {
-    "type": "object",
-    "description": "Launches by state (every state, 0 when none).",
-    "propertyNames": {"enum": list(launch_store.STATES)},
-    "additionalProperties": integer(minimum=0),
-}
-_COUNT = integer(minimum=0)
-_MS = nullable({"type": "number", "minimum": 0})
-
-FLOW = Component(
-    "Flow",
-    obj(
-        {
-            "flowId": string(),
-            "events": _COUNT,
-            "launches": _COUNT,
-            "launchesByState": _BY_STATE,
-            "lastEventAt": nullable(date_time("The latest event's occurredAt.")),
-            "lastLaunchAt": nullable(date_time("The latest launch's createdAt.")),
-            "lastSeenAt": nullable(date_time("The later of the two.")),
-        },
-        "A flow flowtrack has seen in events or launches.",
+_Count = Annotated[int, Field(ge=0)]
+_Ms = Annotated[float | None, Field(ge=0)]
+_ByState = Annotated[
+    dict[str, _Count],
+    Field(
+        description="Launches by state (every state, 0 when none).",
+        json_schema_extra={"propertyNames": {"enum": list(launch_store.STATES)}},
     ),
-)
+]
 
-FLOW_STATS = Component(
-    "FlowStats",
-    obj(
-        {
-            "flowId": string(),
-            "since": nullable(date_time()),
-            "until": nullable(date_time()),
-            "launches": obj({"total": _COUNT, "byState": _BY_STATE}),
-            "runs": integer("Runs (launches, else conversations, else executions).", minimum=0),
-            "nodes": {
-                "type": "array",
-                "items": obj(
-                    {
-                        "nodeId": string(),
-                        "nodeType": nullable(string()),
-                        "nodeName": nullable(string()),
-                        "entries": _COUNT,
-                        "exits": _COUNT,
-                        "errors": _COUNT,
-                        "openNow": integer("Visits still open in unfinished runs.", minimum=0),
-                        "durationMs": obj(
-                            {"p50": _MS, "p95": _MS, "max": _MS, "visits": _COUNT},
-                            "Visit durations (from a sample of runs on large flows).",
-                        ),
-                    }
-                ),
-            },
-            "paths": {
-                "type": "array",
-                "description": "The most frequent paths.",
-                "items": obj({"nodeIds": {"type": "array", "items": string()}, "runs": _COUNT}),
-            },
-            "stuck": {
-                "type": "array",
-                "description": "Where timed-out launches were when they timed out.",
-                "items": obj(
-                    {
-                        "nodeId": nullable(string()),
-                        "nodeName": nullable(string()),
-                        "launches": _COUNT,
-                    }
-                ),
-            },
-            "durationSample": obj({"runs": _COUNT, "ofRuns": _COUNT}),
-        },
-        "One flow's statistics over [since, until).",
-    ),
-)
+
+class Flow(WireModel):
+    """A flow flowtrack has seen in events or launches."""
+
+    flow_id: str
+    events: _Count
+    launches: _Count
+    launches_by_state: _ByState
+    last_event_at: Timestamp | None = Field(description="The latest event's occurredAt.")
+    last_launch_at: Timestamp | None = Field(description="The latest launch's createdAt.")
+    last_seen_at: Timestamp | None = Field(description="The later of the two.")
+
+    @classmethod
+    def of(cls, flow: FlowSummary) -> Flow:
+        """One flow of the list."""
+        seen = [at for at in (flow.last_event_at, flow.last_launch_at) if at is not None]
+        return cls.model_construct(
+            flow_id=flow.flow_id,
+            events=flow.events,
+            launches=flow.launches,
+            launches_by_state=dict.fromkeys(launch_store.STATES, 0) | flow.launches_by_state,
+            last_event_at=flow.last_event_at,
+            last_launch_at=flow.last_launch_at,
+            last_seen_at=max(seen) if seen else None,
+        )
+
+
+class LaunchCounts(WireModel):
+    """The flow's launches in the window."""
+
+    total: _Count
+    by_state: _ByState
+
+
+class Durations(WireModel):
+    """Visit durations (from a sample of runs on large flows)."""
+
+    p50: _Ms
+    p95: _Ms
+    max: _Ms
+    visits: _Count
+
+
+class NodeStats(WireModel):
+    """One node's visits."""
+
+    node_id: str
+    node_type: str | None
+    node_name: str | None
+    entries: _Count
+    exits: _Count
+    errors: _Count
+    open_now: _Count = Field(description="Visits still open in unfinished runs.")
+    duration_ms: Durations
+
+
+class PathCount(WireModel):
+    """A path and how many runs took it."""
+
+    node_ids: list[str]
+    runs: _Count
+
+
+class StuckAt(WireModel):
+    """Where timed-out launches were when they timed out."""
+
+    node_id: str | None
+    node_name: str | None
+    launches: _Count
+
+
+class DurationSample(WireModel):
+    """How many runs the durations were sampled from."""
+
+    runs: _Count
+    of_runs: _Count
+
+
+class FlowStats(WireModel):
+    """One flow's statistics over [since, until)."""
+
+    flow_id: str
+    since: Timestamp | None
+    until: Timestamp | None
+    launches: LaunchCounts
+    runs: _Count = Field(description="Runs (launches, else conversations, else executions).")
+    nodes: list[NodeStats]
+    paths: list[PathCount] = Field(description="The most frequent paths.")
+    stuck: list[StuckAt] = Field(description="Where timed-out launches were when they timed out.")
+    duration_sample: DurationSample
+
+    @classmethod
+    def of(cls, stats: Computed, since: datetime | None, until: datetime | None) -> FlowStats:
+        """The API's view of computed statistics."""
+        nodes = sorted(stats.nodes, key=lambda node: (-node.entries, node.node_id))
+        return cls.model_construct(
+            flow_id=stats.flow_id,
+            since=since,
+            until=until,
+            launches=LaunchCounts.model_construct(
+                total=sum(stats.launches_by_state.values()), by_state=stats.launches_by_state
+            ),
+            runs=stats.runs,
+            nodes=[
+                NodeStats.model_construct(
+                    node_id=node.node_id,
+                    node_type=node.node_type,
+                    node_name=node.node_name,
+                    entries=node.entries,
+                    exits=node.exits,
+                    errors=node.errors,
+                    open_now=node.open_now,
+                    duration_ms=Durations.model_construct(
+                        p50=_ms(percentile(node.durations_ms, 0.5)),
+                        p95=_ms(percentile(node.durations_ms, 0.95)),
+                        max=_ms(node.durations_ms[-1] if node.durations_ms else None),
+                        visits=len(node.durations_ms),
+                    ),
+                )
+                for node in nodes
+            ],
+            paths=[PathCount.model_construct(node_ids=list(p), runs=n) for p, n in stats.paths],
+            stuck=[
+                StuckAt.model_construct(node_id=node_id, node_name=name, launches=count)
+                for node_id, name, count in stats.stuck
+            ],
+            duration_sample=DurationSample.model_construct(
+                runs=stats.sampled_runs, of_runs=stats.runs
+            ),
+        )
+
+
+class FlowStatsQuery(RequestModel):
+    """The window of ``GET /api/v1/flows/{flowId}/stats``: ``[since, until)``."""
+
+    since: datetime | None = Field(
+        None,
+        description="Only events (by occurredAt) and launches (by createdAt) at or after this "
+        "time.",
+    )
+    until: datetime | None = Field(None, description="Only those before this time.")
+
+
+class FlowQuery(RequestModel):
+    """``GET /api/v1/flows`` pages only."""
+
+    limit: int = 0
+    cursor: str | None = None
 
 
 @operation(
@@ -135,16 +215,15 @@ FLOW_STATS = Component(
     tag="flows",
     access="read",
     description="In flow id order, with event and launch counts.",
-    parameters=(LIMIT, CURSOR),
-    replies={200: Reply("A page of flows.", page_of(FLOW))},
+    parameters=query_params(FlowQuery),
+    replies={200: Reply("A page of flows.", page_of(Flow))},
     failures=(INVALID_QUERY, STORAGE_UNAVAILABLE),
 )
 async def get_flows(request: Request) -> Response:
     """``GET /api/v1/flows``: flows by id, with event and launch counts; paginated."""
     found = services(request)
-    found.api_keys.require(request)
-    query = Query(request.query_params, ("limit", "cursor"))
-    limit = query.limit()
+    query: Query[FlowQuery] = Query.of(request.query_params, FlowQuery)
+    limit = query.values.limit
     after = query.scalar_cursor(str)
     query.check()
     flows = await run_in_threadpool(list_flows, found.engine, after=after, limit=limit + 1)
@@ -160,19 +239,17 @@ async def get_flows(request: Request) -> Response:
     "duration p50/p95/max; the most frequent paths; where timed-out launches were stuck.",
     parameters=(
         Param("flow_id", "path", string(minLength=1), "The flow id."),
-        *since_until("occurredAt (events) or createdAt (launches)"),
+        *query_params(FlowStatsQuery),
     ),
-    replies={200: Reply("The statistics.", FLOW_STATS)},
+    replies={200: Reply("The statistics.", FlowStats)},
     failures=(INVALID_QUERY, FlowNotFound, STORAGE_UNAVAILABLE),
 )
 async def get_flow_stats(request: Request) -> Response:
     """``GET /api/v1/flows/{flow_id}/stats?since=&until=``: one flow's statistics."""
     found = services(request)
-    found.api_keys.require(request)
     flow_id = request.path_params["flow_id"]
-    query = Query(request.query_params, ("since", "until"))
-    since = query.timestamp("since")
-    until = query.timestamp("until")
+    query = Query.of(request.query_params, FlowStatsQuery)
+    since, until = query.values.since, query.values.until
     if since is not None and until is not None and until <= since:
         query.problems.append({"field": "until", "problem": "must be later than since"})
     query.check()
@@ -192,58 +269,12 @@ async def get_flow_stats(request: Request) -> Response:
         run_in_threadpool(count_launches, engine, flow_id, since, until),
     )
     stats = assemble(flow_id, merge_runs(shards), durations, launched)
-    body = {"flowId": flow_id, "since": timestamp(since), "until": timestamp(until)}
-    return JSONResponse(body | stats_json(stats))
+    return JSONResponse(render(FlowStats.of(stats, since, until)))
 
 
 def flow_json(flow: FlowSummary) -> dict[str, Any]:
-    """One flow of the list."""
-    seen = [moment for moment in (flow.last_event_at, flow.last_launch_at) if moment is not None]
-    return {
-        "flowId": flow.flow_id,
-        "events": flow.events,
-        "launches": flow.launches,
-        "launchesByState": dict.fromkeys(launch_store.STATES, 0) | flow.launches_by_state,
-        "lastEventAt": timestamp(flow.last_event_at),
-        "lastLaunchAt": timestamp(flow.last_launch_at),
-        "lastSeenAt": timestamp(max(seen)) if seen else None,
-    }
-
-
-def stats_json(stats: FlowStats) -> dict[str, Any]:
-    """A flow's statistics as the API shows them."""
-    nodes = sorted(stats.nodes, key=lambda node: (-node.entries, node.node_id))
-    return {
-        "launches": {
-            "total": sum(stats.launches_by_state.values()),
-            "byState": stats.launches_by_state,
-        },
-        "runs": stats.runs,
-        "nodes": [
-            {
-                "nodeId": node.node_id,
-                "nodeType": node.node_type,
-                "nodeName": node.node_name,
-                "entries": node.entries,
-                "exits": node.exits,
-                "errors": node.errors,
-                "openNow": node.open_now,
-                "durationMs": {
-                    "p50": _ms(percentile(node.durations_ms, 0.5)),
-                    "p95": _ms(percentile(node.durations_ms, 0.95)),
-                    "max": _ms(node.durations_ms[-1] if node.durations_ms else None),
-                    "visits": len(node.durations_ms),
-                },
-            }
-            for node in nodes
-        ],
-        "paths": [{"nodeIds": list(path), "runs": runs} for path, runs in stats.paths],
-        "stuck": [
-            {"nodeId": node_id, "nodeName": node_name, "launches": count}
-            for node_id, node_name, count in stats.stuck
-        ],
-        "durationSample": {"runs": stats.sampled_runs, "ofRuns": stats.runs},
-    }
+    """One flow of the list, as the API writes it."""
+    return render(Flow.of(flow))
 
 
 def _ms(value: float | None) -> float | None:

@@ -2,191 +2,210 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 import orjson
+from pydantic import ConfigDict, Field, StrictInt, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from receiver.api.events import EVENT, event_json
-from receiver.genesys.errors import (
-    GenesysAuthError,
-    GenesysBadRequest,
-    GenesysBadResponse,
-    GenesysConflict,
-    GenesysError,
-    GenesysForbidden,
-    GenesysNotFound,
-    GenesysRateLimited,
-    GenesysUnavailable,
-)
+from receiver.api.events import Event
+from receiver.api.refusals import refusal_failures, refusal_status
 from receiver.ingest.canonical import KINDS
 from receiver.launches.service import (
-    _LAUNCH_FIELDS,
-    MAX_TIMEOUT_SECONDS,
     GenesysNotConfigured,
     InvalidLaunch,
     LaunchNotFound,
+    LaunchOrder,
     LaunchRefused,
     LaunchView,
 )
 from receiver.launches.sweep import TerminationRefused, UnknownLaunch
 from receiver.resources import services
-from receiver.web.openapi import (
-    CURSOR,
+from receiver.web.models import (
+    RequestModel,
+    Timestamp,
+    WireModel,
+    one_of,
+    problems_of,
+    raw_json,
+    render,
+)
+from receiver.web.models import timestamp as timestamp_text
+from receiver.web.operations import (
     INVALID_QUERY,
-    LIMIT,
     PROBLEMS,
     STORAGE_UNAVAILABLE,
-    Component,
     Failure,
     Header,
     Param,
     Reply,
-    date_time,
-    integer,
-    nullable,
-    obj,
     operation,
     page_of,
-    since_until,
+    query_params,
     string,
 )
 from receiver.web.pagination import Query, page
-from receiver.web.responses import JSONResponse, timestamp
+from receiver.web.responses import JSONResponse
 from storage import launches as store
-from storage.launches import LaunchFilter
+from storage.launches import STATES, LaunchFilter
+
+MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
+_Seconds = Annotated[StrictInt, Field(ge=1, le=MAX_TIMEOUT_SECONDS)]
+_NoNul = r"^[^\x00]*$"
+
+
+class CurrentNode(WireModel):
+    """The node of the latest node event."""
+
+    id: str
+    name: str | None
+
+
+class Launch(WireModel):
+    """A launch, as lists show it."""
+
+    id: str = Field(description="The launch id (flowtrack's).")
+    flow_id: str
+    flow_version: str | None = Field(description="The version launched (null: the published one).")
+    name: str | None
+    state: str = one_of(
+        STATES,
+        "`pending` → `running` → `completed` | `failed` | `terminated` | `timed_out`; "
+        "`launch_failed` when the platform refused it; `termination_failed` when ending "
+        "it kept failing.",
+    )
+    state_reason: str | None = Field(description="Why it is in this state.")
+    error_code: str | None
+    flow_execution_id: str | None = Field(description="The platform's execution id, once launched.")
+    conversation_id: str | None = Field(description="The conversation it runs in, once known.")
+    current_node: CurrentNode | None
+    input_data: Annotated[Any, raw_json("The flow's input variables (null: none).", nullable=True)]
+    timeout_seconds: int | None = Field(ge=1, le=MAX_TIMEOUT_SECONDS)
+    idle_timeout_seconds: int | None = Field(ge=1, le=MAX_TIMEOUT_SECONDS)
+    created_at: Timestamp
+    updated_at: Timestamp
+    deadline_at: Timestamp | None
+    last_event_at: Timestamp | None
+    ended_at: Timestamp | None
+
+    @classmethod
+    def fields_of(cls, row: Any) -> dict[str, Any]:
+        node = None
+        if row["current_node_id"] is not None:
+            node = CurrentNode.model_construct(
+                id=row["current_node_id"], name=row["current_node_name"]
+            )
+        return {
+            "id": row["id"],
+            "flow_id": row["flow_id"],
+            "flow_version": row["flow_version"],
+            "name": row["name"],
+            "state": row["state"],
+            "state_reason": row["state_reason"],
+            "error_code": row["error_code"],
+            "flow_execution_id": row["flow_execution_id"],
+            "conversation_id": row["conversation_id"],
+            "current_node": node,
+            "input_data": orjson.Fragment(row["input_data"]) if row["input_data"] else None,
+            "timeout_seconds": row["timeout_seconds"],
+            "idle_timeout_seconds": row["idle_timeout_seconds"],
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+            "deadline_at": row["deadline_at"],
+            "last_event_at": row["last_event_at"],
+            "ended_at": row["ended_at"],
+        }
+
+
+class LaunchDetail(Launch):
+    """A launch with its event counts and latest event."""
+
+    event_counts: dict[str, int] = Field(
+        description="Its events by kind.",
+        json_schema_extra={"propertyNames": {"enum": list(KINDS)}},
+    )
+    last_event: Event | None
 
 
 def launch_json(row: Any) -> dict[str, Any]:
-    """A launch as the API shows it."""
-    node = None
-    if row["current_node_id"] is not None:
-        node = {"id": row["current_node_id"], "name": row["current_node_name"]}
-    return {
-        "id": row["id"],
-        "flowId": row["flow_id"],
-        "flowVersion": row["flow_version"],
-        "name": row["name"],
-        "state": row["state"],
-        "stateReason": row["state_reason"],
-        "errorCode": row["error_code"],
-        "flowExecutionId": row["flow_execution_id"],
-        "conversationId": row["conversation_id"],
-        "currentNode": node,
-        "inputData": orjson.Fragment(row["input_data"]) if row["input_data"] else None,
-        "timeoutSeconds": row["timeout_seconds"],
-        "idleTimeoutSeconds": row["idle_timeout_seconds"],
-        "createdAt": timestamp(row["created_at"]),
-        "updatedAt": timestamp(row["updated_at"]),
-        "deadlineAt": timestamp(row["deadline_at"]),
-        "lastEventAt": timestamp(row["last_event_at"]),
-        "endedAt": timestamp(row["ended_at"]),
-    }
+    """A launch as lists show it."""
+    return render(Launch.model_construct(**Launch.fields_of(row)))
+
+
+def _detail(view: LaunchView) -> LaunchDetail:
+    last = None if view.last_event is None else Event.of(view.last_event)
+    return LaunchDetail.model_construct(
+        **Launch.fields_of(view.row), event_counts=view.event_counts, last_event=last
+    )
 
 
 def detail_json(view: LaunchView) -> dict[str, Any]:
     """A launch with its event counts and latest event, as the API shows it."""
-    body = launch_json(view.row)
-    body["eventCounts"] = view.event_counts
-    body["lastEvent"] = None if view.last_event is None else event_json(view.last_event)
-    return body
+    return render(_detail(view))
 
 
-# -- the API's schemas ---------------------------------------------------------------
+class LaunchRequest(RequestModel):
+    """What to launch."""
 
-_SECONDS = integer(minimum=1, maximum=MAX_TIMEOUT_SECONDS)
-
-_LAUNCH_PROPERTIES = {
-    "id": string("The launch id (flowtrack's)."),
-    "flowId": string(),
-    "flowVersion": nullable(string("The version launched (null: the published one).")),
-    "name": nullable(string()),
-    "state": string(
-        "`pending` → `running` → `completed` | `failed` | `terminated` | `timed_out`; "
-        "`launch_failed` when the platform refused it; `termination_failed` when ending "
-        "it kept failing.",
-        enum=list(store.STATES),
-    ),
-    "stateReason": nullable(string("Why it is in this state.")),
-    "errorCode": nullable(string()),
-    "flowExecutionId": nullable(string("The platform's execution id, once launched.")),
-    "conversationId": nullable(string("The conversation it runs in, once known.")),
-    "currentNode": nullable(
-        obj(
-            {"id": string(), "name": nullable(string())},
-            "The node of the latest node event.",
-        )
-    ),
-    "inputData": nullable({"type": "object", "description": "The flow's input variables."}),
-    "timeoutSeconds": nullable(_SECONDS),
-    "idleTimeoutSeconds": nullable(_SECONDS),
-    "createdAt": date_time(),
-    "updatedAt": date_time(),
-    "deadlineAt": nullable(date_time()),
-    "lastEventAt": nullable(date_time()),
-    "endedAt": nullable(date_time()),
-}
-
-LAUNCH = Component("Launch", obj(_LAUNCH_PROPERTIES, "A launch, as lists show it."))
-
-LAUNCH_DETAIL = Component(
-    "LaunchDetail",
-    obj(
-        _LAUNCH_PROPERTIES
-        | {
-            "eventCounts": {
-                "type": "object",
-                "description": "Its events by kind.",
-                "propertyNames": {"enum": list(KINDS)},
-                "additionalProperties": integer(minimum=1),
-            },
-            "lastEvent": nullable(EVENT),
+    model_config = ConfigDict(
+        coerce_numbers_to_str=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "flowId": "7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37",
+                    "inputData": {"Flow.orderId": "4711"},
+                    "name": "order 4711",
+                    "timeoutSeconds": 900,
+                    "idleTimeoutSeconds": 300,
+                }
+            ]
         },
-        "A launch with its event counts and latest event.",
-    ),
-)
-
-LAUNCH_REQUEST = Component(
-    "LaunchRequest",
-    obj(
-        {
-            "flowId": string("The flow to launch.", minLength=1, maxLength=128),
-            "flowVersion": nullable(string("Default: the published version.", maxLength=64)),
-            "inputData": nullable({"type": "object", "description": "The flow's inputs."}),
-            "name": nullable(string(maxLength=255)),
-            "timeoutSeconds": nullable(_SECONDS),
-            "idleTimeoutSeconds": nullable(_SECONDS),
-        },
-        optional=sorted(_LAUNCH_FIELDS - {"flowId"}),
     )
-    | {
-        "examples": [
-            {
-                "flowId": "7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37",
-                "inputData": {"Flow.orderId": "4711"},
-                "name": "order 4711",
-                "timeoutSeconds": 900,
-                "idleTimeoutSeconds": 300,
-            }
-        ]
-    },
-)
 
-_REJECTION = obj(
-    {
-        "genesysStatus": nullable(integer("The platform's HTTP status.")),
-        "genesysCode": nullable(string("The platform's error code.")),
-        "correlationId": nullable(string("The platform's ININ-Correlation-Id.")),
-        "launch": LAUNCH_DETAIL,
-    },
-    "What the platform said, and the launch as kept (`launch_failed` or `pending`).",
-)
+    flow_id: str = Field(
+        description="The flow to launch.", min_length=1, max_length=128, pattern=_NoNul
+    )
+    flow_version: str | None = Field(
+        None, description="Default: the published version.", max_length=64, pattern=_NoNul
+    )
+    input_data: dict[str, Any] | None = Field(None, description="The flow's inputs.")
+    name: str | None = Field(None, max_length=255, pattern=_NoNul)
+    timeout_seconds: _Seconds | None = None
+    idle_timeout_seconds: _Seconds | None = None
+
+    def order(self) -> LaunchOrder:
+        """The launch this request asks for (empty texts count as absent)."""
+        return LaunchOrder(
+            flow_id=self.flow_id,
+            flow_version=self.flow_version or None,
+            name=self.name or None,
+            input_data=self.input_data,
+            timeout_seconds=self.timeout_seconds,
+            idle_timeout_seconds=self.idle_timeout_seconds,
+        )
 
 
-def _rejected(error: type[GenesysError], status: int, description: str) -> Failure:
-    return Failure.of(error, description, status=status, detail=_REJECTION)
+class Rejection(WireModel):
+    """What the platform said, and the launch as kept (`launch_failed` or `pending`)."""
+
+    genesys_status: int | None = Field(description="The platform's HTTP status.")
+    genesys_code: str | None = Field(description="The platform's error code.")
+    correlation_id: str | None = Field(description="The platform's ININ-Correlation-Id.")
+    launch: LaunchDetail
+
+
+class LaunchQuery(RequestModel):
+    """The filters of ``GET /api/v1/launches``."""
+
+    state: str | None = one_of(STATES, "Only launches in this state.", nullable=True)
+    flow_id: str | None = Field(None, description="Only launches of this flow.")
+    since: datetime | None = Field(None, description="Only launches created at or after this time.")
+    until: datetime | None = Field(None, description="Only launches created before this time.")
+    limit: int = 0
+    cursor: str | None = None
 
 
 _LAUNCH_ID = Param("launch_id", "path", string(minLength=1), "The launch id.")
@@ -212,16 +231,16 @@ _LAUNCH_FAILURES = (Failure.of(LaunchNotFound), STORAGE_UNAVAILABLE)
             "Makes a retried request return the original launch instead of launching again.",
         ),
     ),
-    body=LAUNCH_REQUEST,
+    body=LaunchRequest,
     replies={
         201: Reply(
             "Launched.",
-            LAUNCH_DETAIL,
+            LaunchDetail,
             headers={"Location": Header("The launch's URL.", required=True)},
         ),
         200: Reply(
             "Replayed: the launch this Idempotency-Key made before, whatever became of it.",
-            LAUNCH_DETAIL,
+            LaunchDetail,
             headers={
                 "Location": Header("The launch's URL.", required=True),
                 "Idempotent-Replayed": Header(
@@ -232,23 +251,7 @@ _LAUNCH_FAILURES = (Failure.of(LaunchNotFound), STORAGE_UNAVAILABLE)
     },
     failures=(
         Failure.of(InvalidLaunch, detail=PROBLEMS, detail_required=False),
-        _rejected(GenesysBadRequest, 422, "The platform refused the input."),
-        _rejected(GenesysNotFound, 422, "The platform knows no such flow (version)."),
-        _rejected(GenesysConflict, 422, "The flow cannot be launched now."),
-        _rejected(GenesysError, 422, "The platform refused it (another 4xx)."),
-        _rejected(GenesysError, 502, "The platform failed."),
-        _rejected(GenesysAuthError, 502, "flowtrack's OAuth client was refused."),
-        _rejected(GenesysForbidden, 502, "flowtrack's OAuth client lacks a permission."),
-        _rejected(GenesysBadResponse, 502, "The platform answered nonsense."),
-        Failure(
-            502,
-            "launch_outcome_unknown",
-            "The platform failed after the request was sent: the flow may be running. "
-            "The launch stays `pending`; nothing is launched again.",
-            _REJECTION,
-        ),
-        _rejected(GenesysRateLimited, 503, "Rate limited past the retry budget."),
-        _rejected(GenesysUnavailable, 503, "The platform is unreachable."),
+        *refusal_failures(Rejection),
         Failure.of(GenesysNotConfigured),
         STORAGE_UNAVAILABLE,
     ),
@@ -256,13 +259,9 @@ _LAUNCH_FAILURES = (Failure.of(LaunchNotFound), STORAGE_UNAVAILABLE)
 async def post_launch(request: Request) -> Response:
     """``POST /api/v1/launches``: 201 with the new launch (200 when replayed by key)."""
     found = services(request)
-    found.api_keys.require(request, write=True)
+    order = _launch_order(await request.body(), request.headers.get("idempotency-key"))
     try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidLaunch(f"body is not valid JSON: {exc}") from None
-    try:
-        view, created = await found.launches.launch(body, request.headers.get("idempotency-key"))
+        view, created = await found.launches.launch(order, request.headers.get("idempotency-key"))
     except LaunchRefused as exc:
         return _refusal(exc)
     headers = {"Location": f"/api/v1/launches/{view.row['id']}"}
@@ -271,26 +270,37 @@ async def post_launch(request: Request) -> Response:
     return JSONResponse(detail_json(view), status_code=201 if created else 200, headers=headers)
 
 
+def _launch_order(body: bytes, idempotency_key: str | None) -> LaunchOrder:
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidLaunch(f"body is not valid JSON: {exc}") from None
+    if not isinstance(decoded, dict):
+        raise InvalidLaunch("the body must be a JSON object")
+    problems: list[dict[str, str]] = []
+    order = None
+    try:
+        order = LaunchRequest.model_validate(decoded).order()
+    except ValidationError as exc:
+        problems = problems_of(exc, LaunchRequest)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        problems.append({"field": "Idempotency-Key", "problem": "must be 1 to 255 characters"})
+    if problems or order is None:
+        first = problems[0]
+        raise InvalidLaunch(f"{first['field']}: {first['problem']}", detail=problems)
+    return order
+
+
 def _refusal(exc: LaunchRefused) -> Response:
     cause = exc.cause
-    if exc.outcome_unknown:
-        status = 502
-    elif isinstance(cause, GenesysRateLimited | GenesysUnavailable):
-        status = 503
-    elif isinstance(cause, GenesysAuthError):
-        status = 502
-    elif cause.http_status is not None and 400 <= cause.http_status < 500:
-        status = 422
-    else:
-        status = 502
-    detail = {
-        "genesysStatus": cause.http_status,
-        "genesysCode": cause.genesys_code,
-        "correlationId": cause.correlation_id,
-        "launch": detail_json(exc.launch),
-    }
-    body = {"error": exc.code, "message": exc.message, "detail": detail}
-    return JSONResponse(body, status_code=status)
+    rejection = Rejection.model_construct(
+        genesys_status=cause.http_status,
+        genesys_code=cause.genesys_code,
+        correlation_id=cause.correlation_id,
+        launch=_detail(exc.launch),
+    )
+    body = {"error": exc.code, "message": exc.message, "detail": render(rejection)}
+    return JSONResponse(body, status_code=refusal_status(cause))
 
 
 @operation(
@@ -299,13 +309,12 @@ def _refusal(exc: LaunchRefused) -> Response:
     tag="launches",
     access="read",
     parameters=(_LAUNCH_ID,),
-    replies={200: Reply("The launch.", LAUNCH_DETAIL)},
+    replies={200: Reply("The launch.", LaunchDetail)},
     failures=_LAUNCH_FAILURES,
 )
 async def get_launch(request: Request) -> Response:
     """``GET /api/v1/launches/{id}``."""
     found = services(request)
-    found.api_keys.require(request)
     return JSONResponse(
         detail_json(await found.launches.describe(request.path_params["launch_id"]))
     )
@@ -316,35 +325,28 @@ async def get_launch(request: Request) -> Response:
     "Launches, newest first",
     tag="launches",
     access="read",
-    parameters=(
-        Param("state", "query", string(enum=list(store.STATES)), "Only launches in this state."),
-        Param("flowId", "query", string(), "Only launches of this flow."),
-        *since_until("createdAt"),
-        LIMIT,
-        CURSOR,
-    ),
-    replies={200: Reply("A page of launches.", page_of(LAUNCH))},
+    parameters=query_params(LaunchQuery),
+    replies={200: Reply("A page of launches.", page_of(Launch))},
     failures=(INVALID_QUERY, STORAGE_UNAVAILABLE),
 )
 async def get_launches(request: Request) -> Response:
     """``GET /api/v1/launches``: newest first; filters state, flowId, since, until."""
     found = services(request)
-    found.api_keys.require(request)
-    query = Query(request.query_params, ("state", "flowId", "since", "until", "limit", "cursor"))
+    query = Query.of(request.query_params, LaunchQuery)
+    asked = query.values
     where = LaunchFilter(
-        state=query.text("state", store.STATES),
-        flow_id=query.text("flowId"),
-        since=query.timestamp("since"),
-        until=query.timestamp("until"),
+        state=asked.state, flow_id=asked.flow_id, since=asked.since, until=asked.until
     )
-    limit = query.limit()
+    limit = asked.limit
     after = query.position_cursor(str)
     query.check()
     rows = await run_in_threadpool(
         store.list_launches, found.engine, where, after=after, limit=limit + 1
     )
     return JSONResponse(
-        page(rows, limit, launch_json, lambda last: [timestamp(last["created_at"]), last["id"]])
+        page(
+            rows, limit, launch_json, lambda last: [timestamp_text(last["created_at"]), last["id"]]
+        )
     )
 
 
@@ -357,13 +359,12 @@ async def get_launches(request: Request) -> Response:
     "Calling it again is harmless. A conversation launch shows `terminated` once the next "
     "sweep confirms the disconnect.",
     parameters=(_LAUNCH_ID,),
-    replies={200: Reply("The launch.", LAUNCH_DETAIL)},
+    replies={200: Reply("The launch.", LaunchDetail)},
     failures=(*_LAUNCH_FAILURES, Failure.of(UnknownLaunch), TerminationRefused),
 )
 async def terminate_launch(request: Request) -> Response:
     """``POST /api/v1/launches/{id}/terminate``: end it now, the way the sweep would."""
     found = services(request)
-    found.api_keys.require(request, write=True)
     launch_id = request.path_params["launch_id"]
     await found.sweeper.terminate(launch_id)
     await found.tracker.settled()

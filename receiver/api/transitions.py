@@ -10,93 +10,132 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.api.events import EVENT_SOURCES
-from receiver.errors import FlowtrackError
+from receiver.errors import NotFound
 from receiver.fields import parse_timestamp
 from receiver.launches.service import LaunchNotFound
 from receiver.resources import services
-from receiver.web.openapi import (
+from receiver.web.models import RequestModel, Timestamp, WireModel, one_of, render, timestamp
+from receiver.web.operations import (
     CURSOR,
     INVALID_QUERY,
     STORAGE_UNAVAILABLE,
-    Component,
     Param,
     Reply,
-    date_time,
-    integer,
-    nullable,
-    obj,
     operation,
     string,
 )
 from receiver.web.pagination import MAX_LIMIT, Query, encode_cursor
-from receiver.web.responses import JSONResponse, timestamp
+from receiver.web.responses import JSONResponse
 from storage import launches as launch_store
 from storage.history import Resume, TransitionPage, launch_transitions, transitions
 from storage.visits import DATA_ACTION, PLATFORM, Step
 
-_PARAMS = ("limit", "cursor")
 
-
-class ConversationNotFound(FlowtrackError):
+class ConversationNotFound(NotFound):
     """No event of this conversation is stored."""
 
-    status = 404
     code = "conversation_not_found"
 
 
-STEP = Component(
-    "Step",
-    obj(
-        {
-            "type": string(
-                "`node` (a node visit), `start`, `error`, `complete`, `milestone`, "
-                "`outcome`, or `node_enter` / `node_exit` for node events naming no node."
-            ),
-            "at": date_time("Where the step begins."),
-            "nodeId": nullable(string()),
-            "nodeType": nullable(string()),
-            "nodeName": nullable(string()),
-            "enteredAt": nullable(date_time()),
-            "exitedAt": nullable(date_time()),
-            "durationMs": nullable({"type": "number", "minimum": 0}),
-            "outputPath": nullable(string()),
-            "outcome": nullable(
-                string(
-                    "Of a visit: `exited`, `errored`, `open` (still inside), `missing_enter`, "
-                    "`missing_exit`; of a completion: the flow's outcome."
-                )
-            ),
-            "errorCode": nullable(string()),
-            "errorMessage": nullable(string()),
-            "source": string(enum=list(EVENT_SOURCES)),
-            "flowId": nullable(string()),
-            "eventIds": {"type": "array", "items": integer(), "description": "Its events."},
-        },
-        "One step of the path.",
-    ),
-)
+class PathStep(WireModel):
+    """One step of the path."""
 
-_PATH_PAGE = {
-    "nodeSource": nullable(
-        string(
-            "Where node events come from: the flow's own data action reports, or the "
-            "platform's (null: no node events).",
-            enum=["data_action", "platform"],
+    type: str = Field(
+        description="`node` (a node visit), `start`, `error`, `complete`, `milestone`, "
+        "`outcome`, or `node_enter` / `node_exit` for node events naming no node."
+    )
+    at: Timestamp = Field(description="Where the step begins.")
+    node_id: str | None
+    node_type: str | None
+    node_name: str | None
+    entered_at: Timestamp | None
+    exited_at: Timestamp | None
+    duration_ms: float | None = Field(ge=0)
+    output_path: str | None
+    outcome: str | None = Field(
+        description="Of a visit: `exited`, `errored`, `open` (still inside), `missing_enter`, "
+        "`missing_exit`; of a completion: the flow's outcome."
+    )
+    error_code: str | None
+    error_message: str | None
+    source: str = one_of(EVENT_SOURCES)
+    flow_id: str | None
+    event_ids: list[int] = Field(description="Its events.")
+
+    @classmethod
+    def of(cls, step: Step) -> PathStep:
+        """The API's view of a computed step (every step has every field)."""
+        duration = None
+        if step.entered_at is not None and step.exited_at is not None:
+            duration = round((step.exited_at - step.entered_at).total_seconds() * 1000, 3)
+        return cls.model_construct(
+            type=step.type,
+            at=step.at,
+            node_id=step.node_id,
+            node_type=step.node_type,
+            node_name=step.node_name,
+            entered_at=step.entered_at,
+            exited_at=step.exited_at,
+            duration_ms=duration,
+            output_path=step.output_path,
+            outcome=step.outcome,
+            error_code=step.error_code,
+            error_message=step.error_message,
+            source=step.source,
+            flow_id=step.flow_id,
+            event_ids=step.event_ids,
         )
-    ),
-    "items": {"type": "array", "items": STEP},
-    "nextCursor": nullable(string("Pass as `cursor` for the next page; null on the last.")),
-}
+
+
+class PathPage(WireModel):
+    """A page of a path."""
+
+    node_source: str | None = one_of(
+        (DATA_ACTION, PLATFORM),
+        "Where node events come from: the flow's own data action reports, or the "
+        "platform's (null: no node events).",
+        nullable=True,
+    )
+    items: list[PathStep]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )
+
+
+class LaunchPath(PathPage):
+    """A launch's path, a page at a time."""
+
+    launch_id: str
+    flow_id: str
+    state: str = one_of(launch_store.STATES)
+    flow_execution_id: str | None
+    conversation_id: str | None
+
+
+class ConversationPath(PathPage):
+    """A conversation's path, a page at a time."""
+
+    conversation_id: str
+
+
+class PathQuery(RequestModel):
+    """A path's pages (``limit`` defaults to the most: a path is read whole more often)."""
+
+    limit: int = 0
+    cursor: str | None = None
+
+
 _PAGE_PARAMS = (
     Param(
         "limit",
         "query",
-        integer(minimum=1, maximum=MAX_LIMIT, default=MAX_LIMIT),
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": MAX_LIMIT},
         f"Most steps on the page (1 to {MAX_LIMIT}, default {MAX_LIMIT}).",
     ),
     CURSOR,
@@ -111,27 +150,12 @@ _PAGE_PARAMS = (
     description="Every step in history order, built from events that may have arrived "
     "out of order or twice. A node visited twice (a loop) appears twice.",
     parameters=(Param("launch_id", "path", string(minLength=1), "The launch id."), *_PAGE_PARAMS),
-    replies={
-        200: Reply(
-            "The path, a page at a time.",
-            obj(
-                {
-                    "launchId": string(),
-                    "flowId": string(),
-                    "state": string(enum=list(launch_store.STATES)),
-                    "flowExecutionId": nullable(string()),
-                    "conversationId": nullable(string()),
-                }
-                | _PATH_PAGE
-            ),
-        )
-    },
+    replies={200: Reply("The path, a page at a time.", LaunchPath)},
     failures=(INVALID_QUERY, LaunchNotFound, STORAGE_UNAVAILABLE),
 )
 async def get_launch_transitions(request: Request) -> Response:
     """``GET /api/v1/launches/{launch_id}/transitions``: the launch's path (its events)."""
     found = services(request)
-    found.api_keys.require(request)
     launch_id = request.path_params["launch_id"]
     limit, resume = _page_params(request)
     launch, page = await run_in_threadpool(
@@ -139,14 +163,15 @@ async def get_launch_transitions(request: Request) -> Response:
     )
     if launch is None:
         raise LaunchNotFound(f"no launch {launch_id!r}")
-    body: dict[str, Any] = {
-        "launchId": launch_id,
-        "flowId": launch["flow_id"],
-        "state": launch["state"],
-        "flowExecutionId": launch["flow_execution_id"],
-        "conversationId": launch["conversation_id"],
-    }
-    return JSONResponse(body | _page_json(page))
+    path = LaunchPath.model_construct(
+        launch_id=launch_id,
+        flow_id=launch["flow_id"],
+        state=launch["state"],
+        flow_execution_id=launch["flow_execution_id"],
+        conversation_id=launch["conversation_id"],
+        **_page_fields(page),
+    )
+    return JSONResponse(render(path))
 
 
 @operation(
@@ -160,15 +185,12 @@ async def get_launch_transitions(request: Request) -> Response:
         Param("conversation_id", "path", string(minLength=1), "The conversation id."),
         *_PAGE_PARAMS,
     ),
-    replies={
-        200: Reply("The path, a page at a time.", obj({"conversationId": string()} | _PATH_PAGE))
-    },
+    replies={200: Reply("The path, a page at a time.", ConversationPath)},
     failures=(INVALID_QUERY, ConversationNotFound, STORAGE_UNAVAILABLE),
 )
 async def get_conversation_transitions(request: Request) -> Response:
     """``GET /api/v1/conversations/{conversation_id}/transitions``: its events' path."""
     found = services(request)
-    found.api_keys.require(request)
     conversation_id = request.path_params["conversation_id"]
     limit, resume = _page_params(request)
     page = await run_in_threadpool(
@@ -176,53 +198,32 @@ async def get_conversation_transitions(request: Request) -> Response:
     )
     if page is None:
         raise ConversationNotFound(f"no events of conversation {conversation_id!r}")
-    return JSONResponse({"conversationId": conversation_id} | _page_json(page))
+    path = ConversationPath.model_construct(conversation_id=conversation_id, **_page_fields(page))
+    return JSONResponse(render(path))
 
 
 def step_json(step: Step) -> dict[str, Any]:
-    """One step of a path as the API shows it (every step has every field)."""
-    duration = None
-    if step.entered_at is not None and step.exited_at is not None:
-        duration = round((step.exited_at - step.entered_at).total_seconds() * 1000, 3)
-    return {
-        "type": step.type,
-        "at": timestamp(step.at),
-        "nodeId": step.node_id,
-        "nodeType": step.node_type,
-        "nodeName": step.node_name,
-        "enteredAt": timestamp(step.entered_at),
-        "exitedAt": timestamp(step.exited_at),
-        "durationMs": duration,
-        "outputPath": step.output_path,
-        "outcome": step.outcome,
-        "errorCode": step.error_code,
-        "errorMessage": step.error_message,
-        "source": step.source,
-        "flowId": step.flow_id,
-        "eventIds": step.event_ids,
-    }
+    """One step of a path as the API shows it."""
+    return render(PathStep.of(step))
 
 
-def _page_json(page: TransitionPage | None) -> dict[str, Any]:
+def _page_fields(page: TransitionPage | None) -> dict[str, Any]:
     if page is None:  # a launch with no events yet
-        return {"nodeSource": None, "items": [], "nextCursor": None}
+        return {"node_source": None, "items": [], "next_cursor": None}
     cursor = None
     if page.resume is not None:
         at, event_id = page.resume.after
         cursor = encode_cursor(
             [page.resume.node_family, timestamp(at), event_id, list(page.resume.open_nodes)]
         )
-    return {
-        "nodeSource": page.node_family,
-        "items": [step_json(step) for step in page.steps],
-        "nextCursor": cursor,
-    }
+    items = [PathStep.of(step) for step in page.steps]
+    return {"node_source": page.node_family, "items": items, "next_cursor": cursor}
 
 
 def _page_params(request: Request) -> tuple[int, Resume | None]:
-    query = Query(request.query_params, _PARAMS)
+    query: Query[PathQuery] = Query.of(request.query_params, PathQuery)
     # The usual default page is 100; a path is read whole far more often than paged.
-    limit = query.limit() if request.query_params.get("limit") else MAX_LIMIT
+    limit = query.values.limit if request.query_params.get("limit") else MAX_LIMIT
     cursor = query.cursor()
     resume = None
     if cursor is not None:

@@ -1,9 +1,9 @@
 """Genesys failures translated into flowtrack's own exception types.
 
-Every exception raised by the Genesys client is a :class:`GenesysError`. The class
-attribute ``status`` is the HTTP status flowtrack answers with when the error reaches
-its own API boundary; ``http_status`` is what Genesys answered (``None`` when no answer
-arrived). Messages name the method, path, Genesys status and code — never a token, a
+Every exception raised by the Genesys client is a :class:`GenesysError`, an
+``UpstreamFailure`` of flowtrack's tree; ``http_status`` is what Genesys answered
+(``None`` when no answer arrived). What flowtrack answers its own callers is decided at
+its web edge, not here. Messages name the method, path, Genesys status and code — never a token, a
 secret or a request body.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import httpx
 
-from receiver.errors import FlowtrackError
+from receiver.errors import UpstreamFailure
 from receiver.genesys.retry import retry_after_seconds
 from receiver.genesys.wire import json_object, text
 
@@ -23,10 +23,9 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
-class GenesysError(FlowtrackError):
-    """A Genesys call failed. Unclassified upstream failures (e.g. a 500) map to 502."""
+class GenesysError(UpstreamFailure):
+    """A Genesys call failed."""
 
-    status = 502
     code = "genesys_error"
 
     def __init__(
@@ -54,57 +53,51 @@ class GenesysError(FlowtrackError):
 
 
 class GenesysBadRequest(GenesysError):
-    """Genesys rejected the request as invalid (400, 413, 415, other 4xx) → 422."""
+    """Genesys rejected the request as invalid (400, 413, 415, other 4xx)."""
 
-    status = 422
     code = "genesys_bad_request"
 
 
 class GenesysAuthError(GenesysError):
     """flowtrack's OAuth client was refused (token endpoint, or 401 after one renewal).
 
-    It is flowtrack's configuration that is wrong, not the caller's credentials → 502.
+    It is flowtrack's configuration that is wrong, not the caller's credentials.
     """
 
-    status = 502
     code = "genesys_auth_failed"
 
 
 class GenesysForbidden(GenesysAuthError):
-    """The OAuth client lacks a permission for this call (403) → 502."""
+    """The OAuth client lacks a permission for this call (403)."""
 
     code = "genesys_forbidden"
 
 
 class GenesysNotFound(GenesysError):
-    """The addressed Genesys resource does not exist (404) → 404."""
+    """The addressed Genesys resource does not exist (404)."""
 
-    status = 404
     code = "genesys_not_found"
 
 
 class GenesysConflict(GenesysError):
-    """The request conflicts with the resource's current state (409) → 409."""
+    """The request conflicts with the resource's current state (409)."""
 
-    status = 409
     code = "genesys_conflict"
 
 
 class GenesysRateLimited(GenesysError):
-    """Rate limited (429) past the retry budget or with a too long Retry-After → 503.
+    """Rate limited (429) past the retry budget or with a too long Retry-After.
 
     ``retry_after`` carries the platform's wait in seconds when it sent one.
     """
 
-    status = 503
     code = "genesys_rate_limited"
 
 
 class GenesysUnavailable(GenesysError):
     """Genesys could not be reached or is down: 502/503/504/408, connection errors,
-    timeouts, after retries where they apply → 503."""
+    timeouts, after retries where they apply."""
 
-    status = 503
     code = "genesys_unavailable"
 
 
@@ -112,17 +105,15 @@ class GenesysOutcomeUnknown(GenesysError):
     """A non-idempotent call (a flow launch) may or may not have taken effect.
 
     Raised after a 5xx or a failure once the request was sent; the caller must reconcile
-    (genesys-api.md §2.3) instead of repeating the call → 502.
+    (genesys-api.md §2.3) instead of repeating the call.
     """
 
-    status = 502
     code = "genesys_outcome_unknown"
 
 
 class GenesysBadResponse(GenesysError):
-    """A successful answer whose body cannot be understood → 502."""
+    """A successful answer whose body cannot be understood."""
 
-    status = 502
     code = "genesys_bad_response"
 
 

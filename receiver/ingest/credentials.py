@@ -17,14 +17,13 @@ import hmac
 import time
 from collections.abc import Callable, Mapping
 
-from receiver.errors import FlowtrackError
+from receiver.errors import Unauthenticated
 from receiver.settings import Settings, WebhookSecret
 
 
-class CallbackUnauthorized(FlowtrackError):
+class CallbackUnauthorized(Unauthenticated):
     """Missing or bad callback credentials; nothing was stored."""
 
-    status = 401
     code = "unauthorized"
 
 

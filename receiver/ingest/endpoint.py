@@ -10,22 +10,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
+from pydantic import Field
 from starlette.types import Receive, Scope, Send
 
-from receiver.errors import FlowtrackError
+from receiver.errors import BadRequest, TooLarge, UnsupportedMedia
 from receiver.ingest.canonical import ALIASES, ID_LENGTH, KINDS, NAME_LENGTH
+from receiver.ingest.credentials import CallbackUnauthorized
 from receiver.ingest.notifications import SUPPORTED_TOPICS
 from receiver.ingest.payloads import MAX_BATCH, UninterpretableBody, read_payload
 from receiver.resources import Services
-from receiver.web.openapi import (
+from receiver.web.models import WireModel, one_of, render
+from receiver.web.operations import (
     JSON,
     PROBLEMS,
     STORAGE_UNAVAILABLE,
     Component,
     Failure,
     Reply,
-    integer,
-    obj,
     operation,
     string,
 )
@@ -33,24 +34,21 @@ from receiver.web.responses import send_error
 from storage.records import DeadLetterRecord
 
 
-class UnsupportedMediaType(FlowtrackError):
+class UnsupportedMediaType(UnsupportedMedia):
     """``Content-Type`` is not ``application/json`` (or ``…+json``)."""
 
-    status = 415
     code = "unsupported_media_type"
 
 
-class PayloadTooLarge(FlowtrackError):
+class PayloadTooLarge(TooLarge):
     """The body is over ``FLOWTRACK_MAX_BODY_BYTES``."""
 
-    status = 413
     code = "payload_too_large"
 
 
-class MalformedJSON(FlowtrackError):
+class MalformedJSON(BadRequest):
     """The body is not valid JSON (or not UTF-8)."""
 
-    status = 400
     code = "malformed_json"
 
 
@@ -179,6 +177,17 @@ CALLBACK_BODY = Component(
 )
 
 
+class CallbackAnswer(WireModel):
+    """The callback's 200 body; a registered data action's output (its success schema)."""
+
+    accepted: int = Field(description="Events stored now.", ge=0)
+    duplicates: int = Field(description="Events stored before (or twice in the body).", ge=0)
+    command: str = one_of(
+        ("continue", "stop"),
+        "`stop` once flowtrack has timed out or terminated the launch: the flow should end itself.",
+    )
+
+
 class CallbackEndpoint:
     """The callback endpoint as a bare ASGI app.
 
@@ -241,13 +250,12 @@ class CallbackEndpoint:
             await found.writer.write((), (letter,))
             raise
         result = await found.writer.write(events)
-        return orjson.dumps(
-            {
-                "accepted": result.accepted,
-                "duplicates": result.duplicates,
-                "command": found.stops.command_for(events),
-            }
+        answer = CallbackAnswer.model_construct(
+            accepted=result.accepted,
+            duplicates=result.duplicates,
+            command=found.stops.command_for(events),
         )
+        return orjson.dumps(render(answer))
 
 
 receive_callback = operation(
@@ -264,22 +272,11 @@ receive_callback = operation(
     replies={
         200: Reply(
             "The events are committed.",
-            obj(
-                {
-                    "accepted": integer("Events stored now.", minimum=0),
-                    "duplicates": integer(
-                        "Events stored before (or twice in the body).", minimum=0
-                    ),
-                    "command": string(
-                        "`stop` once flowtrack has timed out or terminated the launch: the "
-                        "flow should end itself.",
-                        enum=["continue", "stop"],
-                    ),
-                }
-            ),
+            CallbackAnswer,
         )
     },
     failures=(
+        Failure.of(CallbackUnauthorized, "Missing or bad credentials; nothing is stored."),
         MalformedJSON,
         PayloadTooLarge,
         UnsupportedMediaType,

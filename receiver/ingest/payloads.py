@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from receiver.errors import FlowtrackError
+from receiver.errors import InvalidRequest
 from receiver.ingest.canonical import SOURCE as CANONICAL_SOURCE
 from receiver.ingest.canonical import is_canonical, read_canonical
 from receiver.ingest.notifications import is_eventbridge, is_notification, read_notification
@@ -22,10 +22,9 @@ from storage.records import EventRecord
 MAX_BATCH = 1000
 
 
-class UninterpretableBody(FlowtrackError):
+class UninterpretableBody(InvalidRequest):
     """Valid JSON that is not an event flowtrack can interpret (kept as a dead letter)."""
 
-    status = 422
     code = "uninterpretable_event"
 
     def __init__(self, reason: str, errors: list[dict[str, str]]) -> None:

@@ -19,8 +19,7 @@ import orjson
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from receiver.errors import FlowtrackError
-from receiver.fields import FieldReader
+from receiver.errors import FlowtrackError, InvalidRequest, NotFound, Unavailable
 from receiver.genesys import GenesysClient
 from receiver.genesys.errors import (
     GenesysError,
@@ -36,27 +35,22 @@ from storage.writer import EventWriter
 
 log = logging.getLogger("flowtrack.launches")
 
-MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
 
-
-class InvalidLaunch(FlowtrackError):
+class InvalidLaunch(InvalidRequest):
     """The launch request is not valid JSON, or a field is missing, unknown or wrong."""
 
-    status = 422
     code = "invalid_launch"
 
 
-class LaunchNotFound(FlowtrackError):
+class LaunchNotFound(NotFound):
     """No launch has this id."""
 
-    status = 404
     code = "launch_not_found"
 
 
-class GenesysNotConfigured(FlowtrackError):
+class GenesysNotConfigured(Unavailable):
     """flowtrack has no Genesys client credentials, so it cannot launch."""
 
-    status = 503
     code = "genesys_not_configured"
 
 
@@ -76,6 +70,18 @@ class LaunchRefused(FlowtrackError):
         self.outcome_unknown = outcome_unknown
         self.launch = launch
         self.code = "launch_outcome_unknown" if outcome_unknown else cause.code
+
+
+@dataclass(frozen=True)
+class LaunchOrder:
+    """What to launch, validated: the flow, its inputs and its timeouts."""
+
+    flow_id: str
+    flow_version: str | None = None
+    name: str | None = None
+    input_data: dict[str, Any] | None = None
+    timeout_seconds: int | None = None
+    idle_timeout_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -117,13 +123,15 @@ class LaunchService:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def launch(self, body: Any, idempotency_key: str | None) -> tuple[LaunchView, bool]:
+    async def launch(
+        self, order: LaunchOrder, idempotency_key: str | None
+    ) -> tuple[LaunchView, bool]:
         """Launch a flow; returns the launch and whether this call created it."""
         if self._genesys is None:
             raise GenesysNotConfigured(
                 "launching needs FLOWTRACK_GENESYS_CLIENT_ID and FLOWTRACK_GENESYS_CLIENT_SECRET"
             )
-        new = self._new_launch(body, idempotency_key)
+        new = self._new_launch(order, idempotency_key)
         row, created = await run_in_threadpool(store.insert_launch, self._engine, new)
         if not created:
             return await self.describe(row["id"]), False
@@ -224,40 +232,21 @@ class LaunchService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _new_launch(self, body: Any, idempotency_key: str | None) -> NewLaunch:
-        if not isinstance(body, dict):
-            raise InvalidLaunch("the body must be a JSON object")
-        errors: list[dict[str, str]] = []
-        fields = FieldReader(body, "", errors)
-        before = len(errors)
-        flow_id = fields.text("flowId", 128)
-        # Absent, null and "" all leave no flow to launch; a wrong type is reported already.
-        if flow_id is None and len(errors) == before:
-            fields.problem("flowId", "is required")
-        flow_version = fields.text("flowVersion", 64)
-        name = fields.text("name", 255)
-        input_data = body.get("inputData")
-        if input_data is not None and not isinstance(input_data, dict):
-            fields.problem("inputData", "must be an object")
-        timeout = _seconds(fields, "timeoutSeconds")
-        idle = _seconds(fields, "idleTimeoutSeconds")
-        for unknown in sorted(set(body) - _LAUNCH_FIELDS):
-            fields.problem(unknown, f"unknown field; allowed: {', '.join(sorted(_LAUNCH_FIELDS))}")
-        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
-            errors.append({"field": "Idempotency-Key", "problem": "must be 1 to 255 characters"})
-        if errors or flow_id is None:
-            first = errors[0]
-            raise InvalidLaunch(f"{first['field']}: {first['problem']}", detail=errors)
+    def _new_launch(self, order: LaunchOrder, idempotency_key: str | None) -> NewLaunch:
+        flow_id = order.flow_id
+        timeout = order.timeout_seconds
+        input_data = order.input_data
         created = datetime.now(UTC)
         # The request's timeout, else the flow's configured one, else the global default.
         seconds = timeout or self._flow_timeouts.get(flow_id) or self._default_timeout
         deadline = created + timedelta(seconds=seconds)
+        idle = order.idle_timeout_seconds
         idle = idle if idle is not None else self._idle_timeout
         return NewLaunch(
             id=new_launch_id(),
             flow_id=flow_id,
-            flow_version=flow_version,
-            name=name,
+            flow_version=order.flow_version,
+            name=order.name,
             input_data=orjson.dumps(input_data).decode() if input_data is not None else None,
             idempotency_key=idempotency_key,
             timeout_seconds=timeout,
@@ -265,22 +254,3 @@ class LaunchService:
             created_at=created,
             deadline_at=deadline,
         )
-
-
-_LAUNCH_FIELDS = frozenset(
-    {"flowId", "flowVersion", "inputData", "name", "timeoutSeconds", "idleTimeoutSeconds"}
-)
-
-
-def _seconds(fields: FieldReader, name: str) -> int | None:
-    value = fields.obj.get(name)
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not 1 <= value <= MAX_TIMEOUT_SECONDS
-    ):
-        fields.problem(name, f"must be a whole number of seconds from 1 to {MAX_TIMEOUT_SECONDS}")
-        return None
-    return value

@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
 from starlette.concurrency import run_in_threadpool
 
-from receiver.errors import FlowtrackError
+from receiver.errors import Conflict, NotFound
 from receiver.genesys import GenesysClient
 from receiver.genesys.errors import GenesysError, GenesysNotFound
 from receiver.genesys.execution import ExecutionStatus, FlowExecution
@@ -53,13 +53,15 @@ NO_CONVERSATION = "no conversation to disconnect: the flow is answered 'stop' at
 TERMINATED = "terminated"
 
 
-class UnknownLaunch(FlowtrackError):
-    status = 404
+class UnknownLaunch(NotFound):
+    """No launch has this id."""
+
     code = "launch_not_found"
 
 
-class TerminationRefused(FlowtrackError):
-    status = 409
+class TerminationRefused(Conflict):
+    """Another flowtrack process is acting on this launch right now."""
+
     code = "termination_in_progress"
 
 

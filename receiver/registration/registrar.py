@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from receiver.errors import FlowtrackError
+from receiver.errors import Unavailable
 from receiver.genesys import (
     WEB_SERVICES_INTEGRATION_TYPE,
     DataAction,
@@ -29,10 +29,9 @@ from receiver.registration import spec
 Outcome = Literal["created", "updated", "unchanged"]
 
 
-class RegistrationError(FlowtrackError):
+class RegistrationError(Unavailable):
     """Registration could not run or did not complete."""
 
-    status = 503
     code = "registration_failed"
 
 

@@ -1,22 +1,29 @@
-"""API keys for the REST API: read-write keys and read-only keys, sent as Bearer tokens."""
+"""Who may call what: API keys (read-write and read-only, sent as Bearer tokens), and the
+guard that enforces each route's declared access."""
 
 from __future__ import annotations
 
+import functools
 import hmac
+from typing import Any, cast
 
 from starlette.requests import Request
+from starlette.routing import Route
 
-from receiver.errors import FlowtrackError
+from receiver.errors import Forbidden, Unauthenticated
+from receiver.web.operations import Handler, declared
 
 
-class ApiUnauthorized(FlowtrackError):
-    status = 401
+class ApiUnauthorized(Unauthenticated):
+    """No API key, or one flowtrack does not know."""
+
     code = "unauthorized"
     headers = {"WWW-Authenticate": 'Bearer realm="flowtrack"'}
 
 
-class ApiForbidden(FlowtrackError):
-    status = 403
+class ApiForbidden(Forbidden):
+    """A read-only key asked for a write."""
+
     code = "forbidden"
 
 
@@ -51,3 +58,32 @@ def _matches(presented: bytes, keys: tuple[bytes, ...]) -> bool:
     for key in keys:
         matched |= hmac.compare_digest(presented, key)
     return matched
+
+
+def guarded(handler: Handler) -> Handler:
+    """``handler``, checking the API key its declared operation's ``access`` asks for.
+
+    The one place access is enforced: handlers never check keys themselves. ``public``
+    needs nothing; ``callback`` is checked by the callback endpoint on the raw body it
+    must read first (a Standard Webhooks signature covers the bytes).
+    """
+    spec = declared(handler)
+    if spec is None:
+        name = getattr(handler, "__qualname__", handler)
+        raise ValueError(f"{name} declares no operation (decorate it with @operation)")
+    if spec.access not in ("read", "write"):
+        return handler
+    write = spec.access == "write"
+
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Any:
+        keys: ApiKeys = request.app.state.services.api_keys
+        keys.require(request, write=write)
+        return await handler(request)
+
+    return cast(Handler, checked)
+
+
+def route(path: str, handler: Handler, method: str) -> Route:
+    """A route to ``handler``, guarded as its operation declares."""
+    return Route(path, guarded(handler), methods=[method])

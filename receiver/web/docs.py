@@ -14,7 +14,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from receiver.web.openapi import JSON, Reply, openapi_document, operation, string
+from receiver.web.openapi import openapi_document
+from receiver.web.operations import JSON, Reply, operation, string
 from receiver.web.responses import JSONResponse
 
 

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.resources import services
-from receiver.web.openapi import Reply, obj, operation, string
+from receiver.web.models import WireModel, one_of, render
+from receiver.web.operations import Reply, operation
 from receiver.web.responses import JSONResponse
 from storage.errors import StorageError
 from storage.migrations import check_ready
+
+
+class Alive(WireModel):
+    """The process is serving."""
+
+    status: str = one_of(["ok"])
+
+
+class Ready(WireModel):
+    """The database is reachable and migrated."""
+
+    status: str = one_of(["ready"])
+    migration: str = Field(description="The schema revision, e.g. `0004`.")
+
+
+class NotReady(WireModel):
+    """The database is unreachable or not migrated."""
+
+    status: str = one_of(["not_ready"])
+    reason: str = Field(description="What is wrong, e.g. `run flowtrack migrate`.")
 
 
 @operation(
@@ -18,11 +40,11 @@ from storage.migrations import check_ready
     "Liveness: the process is serving",
     tag="health",
     access="public",
-    replies={200: Reply("Alive.", obj({"status": string(enum=["ok"])}))},
+    replies={200: Reply("Alive.", Alive)},
 )
 async def healthz(request: Request) -> Response:
     """The process is alive and serving."""
-    return JSONResponse({"status": "ok"})
+    return JSONResponse(render(Alive.model_construct(status="ok")))
 
 
 @operation(
@@ -31,24 +53,8 @@ async def healthz(request: Request) -> Response:
     tag="health",
     access="public",
     replies={
-        200: Reply(
-            "Ready.",
-            obj(
-                {
-                    "status": string(enum=["ready"]),
-                    "migration": string("The schema revision, e.g. `0004`."),
-                }
-            ),
-        ),
-        503: Reply(
-            "Not ready: the database is unreachable or not migrated.",
-            obj(
-                {
-                    "status": string(enum=["not_ready"]),
-                    "reason": string("What is wrong, e.g. `run flowtrack migrate`."),
-                }
-            ),
-        ),
+        200: Reply("Ready.", Ready),
+        503: Reply("Not ready: the database is unreachable or not migrated.", NotReady),
     },
 )
 async def readyz(request: Request) -> Response:
@@ -57,5 +63,6 @@ async def readyz(request: Request) -> Response:
     try:
         revision = await run_in_threadpool(check_ready, found.engine)
     except StorageError as exc:
-        return JSONResponse({"status": "not_ready", "reason": str(exc)}, status_code=503)
-    return JSONResponse({"status": "ready", "migration": revision})
+        not_ready = NotReady.model_construct(status="not_ready", reason=str(exc))
+        return JSONResponse(render(not_ready), status_code=503)
+    return JSONResponse(render(Ready.model_construct(status="ready", migration=revision)))

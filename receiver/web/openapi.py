@@ -1,334 +1,51 @@
 """The OpenAPI 3.1 document, assembled from what each handler declares about itself.
 
-Every handler says what it is where it is defined, with :func:`operation`::
-
-    @operation(
-        "getLaunch",
-        "One launch",
-        tag="launches",
-        access="read",
-        replies={200: Reply("The launch.", LAUNCH_DETAIL)},
-        failures=(LaunchNotFound, STORAGE_UNAVAILABLE),
-    )
-    async def get_launch(request: Request) -> Response: ...
-
-:func:`openapi_document` walks the app's routes and builds the document from those
-declarations. A route whose handler declares nothing stops the build, so the document
-cannot leave out an endpoint, and it cannot describe one that does not exist.
+:func:`openapi_document` walks the app's routes and builds the document from the
+declarations of :mod:`receiver.web.operations`. A route whose handler declares nothing
+stops the build, so the document cannot leave out an endpoint, and it cannot describe
+one that does not exist.
 
 What the builder derives instead of trusting each declaration to repeat it:
 
 - path parameters from the route's path (declare one only to describe it better). They
-  must name a convertor, ``{launch_id:id}`` for ids (:class:`StoredId`): a plain
+  must name a convertor, ``{launch_id:id}`` for ids (``StoredId``): a plain
   ``{launch_id}`` stops the build;
 - the security requirement and the 401/403 answers from ``access``;
-- error bodies from the exception classes in ``failures``: their ``status`` and ``code``
-  become a ``{"error", "message", "detail"?}`` schema per status, with ``error`` limited
-  to the codes the operation can answer at that status;
-- ``components/schemas`` from the :class:`Component` objects used anywhere in a schema.
+- error bodies from the exception classes in ``failures``: their status (the web edge's
+  table) and ``code`` become a ``{"error", "message", "detail"?}`` schema per status,
+  with ``error`` limited to the codes the operation can answer at that status;
+- ``components/schemas`` from the wire models and :class:`Component` objects used
+  anywhere in a schema.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from importlib import metadata
-from typing import Any, Literal, TypeVar
+from typing import Any
 
-from starlette.convertors import StringConvertor, register_url_convertor
+from pydantic import BaseModel
 from starlette.routing import BaseRoute, Mount, Route
 
-from receiver.errors import FlowtrackError
-from receiver.ingest.credentials import CallbackUnauthorized
 from receiver.web.access import ApiForbidden, ApiUnauthorized
-from receiver.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, InvalidQuery
-from receiver.web.responses import RETRY_AFTER_SECONDS
-
-JSON = dict[str, Any]
-Access = Literal["public", "read", "write", "callback"]
-# A request handler, or a bare ASGI app (the callback endpoint).
-Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+from receiver.web.models import REF_TEMPLATE, RequestModel, json_schema
+from receiver.web.operations import (
+    JSON,
+    NO_ROUTE,
+    Access,
+    Component,
+    Failure,
+    Header,
+    Operation,
+    Param,
+    Reply,
+    declared,
+    string,
+)
 
 OPENAPI_VERSION = "3.1.0"
-_SPEC_ATTRIBUTE = "__flowtrack_operation__"
 _PATH_PARAMETER = re.compile(r"{([^}:]+)(?::[^}]+)?}")
-
-
-class StoredId(StringConvertor):
-    """A path segment that names something stored: ``{launch_id:id}``.
-
-    Any text but ``/`` and NUL. PostgreSQL cannot even compare a string holding NUL, so
-    such a path matches no route (404) instead of failing in the database (500).
-    """
-
-    regex = "[^/\x00]+"
-
-
-register_url_convertor("id", StoredId())
-
-
-# -- schema building blocks -------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class Component:
-    """A named schema: the document shows it once under ``components/schemas``."""
-
-    name: str
-    schema: JSON
-
-    @property
-    def ref(self) -> JSON:
-        return {"$ref": f"#/components/schemas/{self.name}"}
-
-
-def _described(schema: JSON, description: str) -> JSON:
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def string(description: str = "", **keywords: Any) -> JSON:
-    """A string schema."""
-    return _described({"type": "string", **keywords}, description)
-
-
-def integer(description: str = "", **keywords: Any) -> JSON:
-    """An integer schema."""
-    return _described({"type": "integer", **keywords}, description)
-
-
-def date_time(description: str = "") -> JSON:
-    """An ISO-8601 UTC timestamp as the API writes them (``2026-03-02T10:15:00.120000Z``)."""
-    return string(description, format="date-time")
-
-
-def nullable(schema: JSON | Component) -> JSON:
-    """``schema`` or ``null``."""
-    if isinstance(schema, Component):
-        return {"anyOf": [schema, {"type": "null"}]}
-    kind = schema.get("type")
-    if isinstance(kind, str):
-        nulled = {**schema, "type": [kind, "null"]}
-        if "enum" in nulled:
-            nulled["enum"] = [*nulled["enum"], None]
-        return nulled
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def obj(
-    properties: Mapping[str, JSON | Component],
-    description: str = "",
-    *,
-    optional: Iterable[str] = (),
-    extra: bool = False,
-) -> JSON:
-    """An object with exactly these properties, all present unless listed in ``optional``."""
-    left_out = set(optional)
-    schema: JSON = {
-        "type": "object",
-        "properties": dict(properties),
-        "required": [name for name in properties if name not in left_out],
-        "additionalProperties": extra,
-    }
-    return _described(schema, description)
-
-
-def page_of(item: JSON | Component, description: str = "") -> JSON:
-    """A page of a list: ``items`` and the ``nextCursor`` of the next page (null on the last)."""
-    return obj(
-        {
-            "items": {"type": "array", "items": item},
-            "nextCursor": nullable(
-                string("Pass as `cursor` to get the next page; null on the last page.")
-            ),
-        },
-        description,
-    )
-
-
-PROBLEMS = Component(
-    "Problems",
-    {
-        "type": "array",
-        "description": "Every problem found, each with the field it is about.",
-        "items": obj(
-            {
-                "field": string("Path of the field, e.g. `limit` or `[2].occurredAt`."),
-                "problem": string("What is wrong with it."),
-            }
-        ),
-    },
-)
-
-
-# -- what a handler declares ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Param:
-    """A query, path or header parameter."""
-
-    name: str
-    location: Literal["query", "path", "header"]
-    schema: JSON
-    description: str
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Header:
-    """A response header."""
-
-    description: str
-    schema: JSON = field(default_factory=lambda: {"type": "string"})
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A response the operation gives on purpose (success, or a non-error answer)."""
-
-    description: str
-    schema: JSON | Component | None = None
-    media_type: str = "application/json"
-    headers: Mapping[str, Header] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """An error answer: ``status`` with ``{"error": code, "message", "detail"?}``."""
-
-    status: int
-    code: str
-    description: str
-    detail: JSON | Component | None = None
-    headers: Mapping[str, Header] = field(default_factory=dict)
-    detail_required: bool = True
-
-    @classmethod
-    def of(
-        cls,
-        error: type[FlowtrackError],
-        description: str = "",
-        *,
-        status: int | None = None,
-        detail: JSON | Component | None = None,
-        detail_required: bool = True,
-    ) -> Failure:
-        """The failure an exception class stands for (its status and code)."""
-        headers = {
-            name: Header(f"Sent with every `{error.code}` answer.", required=True)
-            for name in getattr(error, "headers", None) or {}
-        }
-        return cls(
-            status if status is not None else error.status,
-            error.code,
-            description or _first_line(error.__doc__) or error.code.replace("_", " "),
-            detail,
-            headers,
-            detail_required,
-        )
-
-
-STORAGE_UNAVAILABLE = Failure(
-    503,
-    "storage_unavailable",
-    "The database is unreachable, locked past the busy timeout, or not migrated; retry.",
-    headers={
-        "Retry-After": Header(
-            f"Seconds to wait before retrying ({RETRY_AFTER_SECONDS}).",
-            integer(minimum=0),
-            required=True,
-        )
-    },
-)
-
-INVALID_QUERY = Failure.of(
-    InvalidQuery, "A query parameter is unknown or malformed.", detail=PROBLEMS
-)
-
-#: A path whose parameter cannot be routed (e.g. it contains ``/``) matches no route.
-NO_ROUTE = Failure(404, "not_found", "No endpoint has this path.")
-
-
-@dataclass(frozen=True)
-class Operation:
-    """What one handler is, for the OpenAPI document."""
-
-    id: str
-    summary: str
-    tag: str
-    access: Access
-    description: str = ""
-    parameters: tuple[Param, ...] = ()
-    body: JSON | Component | None = None
-    body_description: str = ""
-    body_required: bool = True
-    replies: Mapping[int, Reply] = field(default_factory=dict)
-    failures: tuple[type[FlowtrackError] | Failure, ...] = ()
-
-
-def operation(
-    operation_id: str,
-    summary: str,
-    *,
-    tag: str,
-    access: Access,
-    description: str = "",
-    parameters: Sequence[Param] = (),
-    body: JSON | Component | None = None,
-    body_description: str = "",
-    body_required: bool = True,
-    replies: Mapping[int, Reply],
-    failures: Sequence[type[FlowtrackError] | Failure] = (),
-) -> Callable[[Handler], Handler]:
-    """Declare the handler's operation; :func:`openapi_document` reads it from its route."""
-    spec = Operation(
-        operation_id,
-        summary,
-        tag,
-        access,
-        description,
-        tuple(parameters),
-        body,
-        body_description,
-        body_required,
-        dict(replies),
-        tuple(failures),
-    )
-
-    def attach(handler: Handler) -> Handler:
-        setattr(handler, _SPEC_ATTRIBUTE, spec)
-        return handler
-
-    return attach
-
-
-def declared(handler: Any) -> Operation | None:
-    """The operation a handler declared, if any."""
-    spec = getattr(handler, _SPEC_ATTRIBUTE, None)
-    return spec if isinstance(spec, Operation) else None
-
-
-LIMIT = Param(
-    "limit",
-    "query",
-    integer(minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT),
-    f"Most items on the page (1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}).",
-)
-CURSOR = Param(
-    "cursor", "query", string(), "The `nextCursor` of the previous page (empty: the first page)."
-)
-
-
-def since_until(of: str) -> tuple[Param, Param]:
-    """The half-open time range filter ``since`` <= ``of`` < ``until``."""
-    return (
-        Param("since", "query", date_time(), f"Only items whose {of} is at or after this time."),
-        Param("until", "query", date_time(), f"Only items whose {of} is before this time."),
-    )
 
 
 # -- the document -----------------------------------------------------------------------
@@ -410,9 +127,9 @@ _ACCESS_FAILURES: dict[Access, tuple[Failure, ...]] = {
         Failure.of(ApiUnauthorized, "Missing or invalid API key."),
         Failure.of(ApiForbidden, "The key is read-only."),
     ),
-    "callback": (
-        Failure.of(CallbackUnauthorized, "Missing or bad credentials; nothing is stored."),
-    ),
+    # The callback endpoint checks its credentials on the raw body, after reading it,
+    # and declares that failure itself.
+    "callback": (),
 }
 
 DESCRIPTION = """\
@@ -504,13 +221,12 @@ def _operation(spec: Operation, template: str) -> JSON:
     if parameters:
         described["parameters"] = [_parameter(p) for p in parameters]
     if spec.body is not None:
-        described["requestBody"] = _described(
-            {
-                "required": spec.body_required,
-                "content": {"application/json": {"schema": spec.body}},
-            },
-            spec.body_description,
-        )
+        described["requestBody"] = {
+            "required": spec.body_required,
+            "content": {"application/json": {"schema": spec.body}},
+        }
+        if spec.body_description:
+            described["requestBody"]["description"] = spec.body_description
     responses: dict[str, JSON] = {}
     for status, reply in sorted(spec.replies.items()):
         responses[str(status)] = _reply(reply)
@@ -576,17 +292,30 @@ def _error_body(failure: Failure) -> Component:
         "error": {"const": failure.code, "type": "string"},
         "message": string("What is wrong, in words."),
     }
-    optional: tuple[str, ...] = ()
+    required = ["error", "message"]
     if failure.detail is not None:
         properties["detail"] = failure.detail
-        optional = () if failure.detail_required else ("detail",)
+        if failure.detail_required:
+            required.append("detail")
     name = "".join(part.capitalize() for part in failure.code.split("_"))
     name = name if name.endswith("Error") else name + "Error"
-    return Component(name, obj(properties, optional=optional))
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+    return Component(name, schema)
 
 
 def _resolve(value: Any, components: dict[str, JSON]) -> Any:
-    """Replace components by references, collecting their schemas."""
+    """Replace components and models by references, collecting their schemas."""
+    if isinstance(value, type) and issubclass(value, BaseModel):
+        schema, definitions = json_schema(value, reading=issubclass(value, RequestModel))
+        for name, definition in definitions.items():
+            _collect(name, definition, components)
+        _collect(value.__name__, schema, components)
+        return {"$ref": REF_TEMPLATE.format(model=value.__name__)}
     if isinstance(value, Component):
         known = components.get(value.name)
         if known is None:
@@ -602,8 +331,11 @@ def _resolve(value: Any, components: dict[str, JSON]) -> Any:
     return value
 
 
-def _first_line(text: str | None) -> str:
-    return (text or "").strip().split("\n", 1)[0].strip()
+def _collect(name: str, schema: JSON, components: dict[str, JSON]) -> None:
+    resolved = _resolve(schema, components)
+    known = components.setdefault(name, resolved)
+    if known != resolved:
+        raise ValueError(f"two different schemas are both named {name!r}")
 
 
 def _version() -> str:

@@ -6,30 +6,62 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, get_args
 
 import orjson
+from pydantic import BaseModel
 from starlette.datastructures import QueryParams
 
-from receiver.errors import FlowtrackError
+from receiver.errors import BadRequest
 from receiver.fields import parse_timestamp
 
 T = TypeVar("T")
 R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
 
-class InvalidQuery(FlowtrackError):
+class InvalidQuery(BadRequest):
     """A query parameter is malformed; ``detail`` lists each one."""
 
-    status = 400
     code = "invalid_query"
 
 
-class Query:
-    """Reads query parameters, collecting every problem before failing once."""
+class Query(Generic[M]):
+    """Reads query parameters, collecting every problem before failing once.
+
+    The parameters an endpoint takes are declared once, as a wire model of its query
+    (:meth:`of`); the same model gives the OpenAPI parameters
+    (``receiver.web.operations.query_params``). ``cursor`` is read by the endpoint,
+    which knows what its positions hold.
+    """
+
+    values: M
+
+    @classmethod
+    def of(cls, params: QueryParams, model: type[M]) -> Query[M]:
+        """Read ``params`` as ``model`` says; problems wait for :meth:`check`."""
+        fields = model.model_fields
+        query: Query[M] = cls(params, tuple(info.alias or name for name, info in fields.items()))
+        values: dict[str, Any] = {}
+        for name, info in fields.items():
+            alias = info.alias or name
+            if alias == "limit":
+                values[name] = query.limit()
+            elif alias == "cursor":
+                values[name] = params.get("cursor") or None
+            elif datetime in get_args(info.annotation):
+                values[name] = query.timestamp(alias)
+            else:
+                extra = info.json_schema_extra
+                choices = extra.get("enum") if isinstance(extra, dict) else None
+                listed = choices if isinstance(choices, list) else []
+                allowed = tuple(c for c in listed if isinstance(c, str))
+                values[name] = query.text(alias, allowed)
+        query.values = model.model_construct(**values)
+        return query
 
     def __init__(self, params: QueryParams, allowed: tuple[str, ...]) -> None:
         self.params = params

@@ -1,4 +1,8 @@
-"""JSON responses, and the one place where errors become HTTP responses."""
+"""JSON responses, and the one place where errors become HTTP responses.
+
+:data:`STATUSES` maps each kind of :class:`~receiver.errors.FlowtrackError` to its
+HTTP status; nothing below the web edge knows statuses.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from receiver.errors import FlowtrackError
+from receiver.errors import (
+    BadRequest,
+    Conflict,
+    FlowtrackError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedMedia,
+    UpstreamFailure,
+)
 from storage.errors import SchemaNotReady, StorageError, StorageUnavailable
 
 log = logging.getLogger("flowtrack.http")
@@ -37,6 +53,30 @@ def timestamp(value: datetime | None) -> str | None:
     return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+#: The HTTP status of each kind of error (the first base found in the error's MRO).
+STATUSES: dict[type[FlowtrackError], int] = {
+    BadRequest: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    UnsupportedMedia: 415,
+    InvalidRequest: 422,
+    UpstreamFailure: 502,
+    Unavailable: 503,
+}
+
+
+def status_of(error: type[FlowtrackError]) -> int:
+    """The HTTP status an error of this class answers with (500 when unclassified)."""
+    for kind in error.__mro__:
+        status = STATUSES.get(kind)
+        if status is not None:
+            return status
+    return 500
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
@@ -46,12 +86,13 @@ def _default(value: Any) -> Any:
 async def flowtrack_error(request: Request, exc: Exception) -> Response:
     """FlowtrackError → its status and ``{"error", "message", "detail"?}``."""
     assert isinstance(exc, FlowtrackError)
-    if exc.status >= 500:
+    status = status_of(type(exc))
+    if status >= 500:
         log.error(
             exc.message, extra={"action": "http.error", "path": request.url.path, "code": exc.code}
         )
     headers = getattr(exc, "headers", None)
-    return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+    return JSONResponse(exc.to_json(), status_code=status, headers=headers)
 
 
 async def storage_error(request: Request, exc: Exception) -> Response:

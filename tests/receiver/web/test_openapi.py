@@ -42,7 +42,8 @@ from starlette.routing import Route
 from receiver.app import create_app
 from receiver.registration.register import register_from_settings
 from receiver.serving.server import running_server
-from receiver.web.openapi import UndocumentedRoute, openapi_document, operation, routes_of
+from receiver.web.openapi import UndocumentedRoute, openapi_document, routes_of
+from receiver.web.operations import operation
 from tests.conftest import (
     BACKENDS,
     CALLBACK_TOKEN,
