@@ -7,6 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from receiver.api.refusals import refusal_status
 from receiver.genesys import (
     GenesysAuthError,
     GenesysBadResponse,
@@ -91,7 +92,7 @@ async def test_a_second_401_is_an_auth_error(fake: FakeGenesys, client: GenesysC
         await client.get_execution("e-1")
 
     assert caught.value.http_status == 401
-    assert caught.value.status == 502
+    assert refusal_status(caught.value) == 502
     assert len(fake.token_requests) == 2
     assert len(fake.requests) == 2
 

@@ -4,6 +4,7 @@ import httpx
 import orjson
 import pytest
 
+from receiver.api.refusals import refusal_status
 from receiver.genesys import (
     GenesysBadRequest,
     GenesysClient,
@@ -160,7 +161,7 @@ async def test_launch_rejected_by_genesys_is_a_bad_request(
         await client.launch_flow("f-inbound")
 
     error = caught.value
-    assert error.status == 422
+    assert refusal_status(error) == 422
     assert (error.http_status, error.genesys_code, error.correlation_id) == (
         400,
         "invalid.value",

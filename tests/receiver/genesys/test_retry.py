@@ -5,6 +5,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from receiver.api.refusals import refusal_status
 from receiver.genesys import (
     GenesysBadRequest,
     GenesysClient,
@@ -58,7 +59,7 @@ async def test_429_with_retry_after_above_the_cap_is_not_waited_for(
         await client.get_execution("e-1")
 
     assert caught.value.retry_after == 3600
-    assert caught.value.status == 503
+    assert refusal_status(caught.value) == 503
     assert caught.value.genesys_code == "too.many.requests"
     assert len(fake.requests) == 1
     assert clock.sleeps == []
@@ -142,13 +143,13 @@ async def test_a_non_json_error_page_becomes_a_readable_error(
 
 
 @pytest.mark.parametrize(
-    ("status", "code", "error_type", "flowtrack_status"),
+    ("status", "code", "error_type", "launch_status"),
     [
         (400, "bad.request", GenesysBadRequest, 422),
         (403, "missing.permissions", GenesysForbidden, 502),
-        (404, "not.found", GenesysNotFound, 404),
+        (404, "not.found", GenesysNotFound, 422),
         (408, "request.timeout", GenesysUnavailable, 503),
-        (409, "conflict", GenesysConflict, 409),
+        (409, "conflict", GenesysConflict, 422),
         (413, "too.large", GenesysBadRequest, 422),
         (500, "internal.server.error", GenesysError, 502),
     ],
@@ -160,7 +161,7 @@ async def test_other_errors_are_never_retried(
     status: int,
     code: str,
     error_type: type[GenesysError],
-    flowtrack_status: int,
+    launch_status: int,
 ) -> None:
     fake.on("GET", EXECUTION, reply(status, error_body(status, code)))
 
@@ -168,7 +169,8 @@ async def test_other_errors_are_never_retried(
         await client.get_execution("e-1")
 
     assert type(caught.value) is error_type
-    assert caught.value.status == flowtrack_status
+    # What a launch refused with this error answers (receiver.api.refusals).
+    assert refusal_status(caught.value) == launch_status
     assert caught.value.genesys_code == code
     assert len(fake.requests) == 1
     assert clock.sleeps == []
@@ -202,7 +204,7 @@ async def test_a_transport_failure_that_persists_is_unavailable(
         await client.get_execution("e-1")
 
     assert caught.value.http_status is None
-    assert caught.value.status == 503
+    assert refusal_status(caught.value) == 503
     assert "ConnectError" in str(caught.value)
 
 
