@@ -1,17 +1,28 @@
 """Settings: read once from ``FLOWTRACK_*`` environment variables, validated, passed down.
 
-Nothing else in flowtrack reads the environment. A bad value stops the process at start
-with a message that names the variable and says what is expected.
+Nothing else in flowtrack reads the environment. Each setting is declared once: a field
+of :class:`Settings` whose default is ``_setting(variable, parser, default as written in
+the environment, help)``, which keeps a :class:`Setting` in the field's metadata. The
+field's default, its parsing in :meth:`Settings.from_env` and its error messages all come
+from that declaration. The ``FLOWTRACK_GENESYS_*`` variables are declared together in the
+one field they build, ``genesys``.
+
+A bad value stops the process at start with every problem at once, each naming its
+variable and saying what is expected; the value of a secret setting is never echoed.
 """
+
+# The Settings fields' defaults are declarations: calls of _setting and _group, which
+# return dataclasses.field(...) carrying the declaration as metadata.
+# ruff: noqa: RUF009
 
 from __future__ import annotations
 
 import base64
 import binascii
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from collections.abc import Callable, Mapping, Set
+from dataclasses import dataclass, field, fields
+from typing import Any, Final, Generic, Literal, TypeVar
 
 from sqlalchemy.engine import URL
 
@@ -22,6 +33,10 @@ from storage.errors import InvalidDatabaseURL
 
 PREFIX = "FLOWTRACK_"
 T = TypeVar("T")
+
+#: Key of a field's declaration in its dataclass metadata.
+_DECLARATION: Final = "flowtrack.setting"
+_DEFAULT_REGION: Final = "mypurecloud.com"
 
 
 class SettingsError(FlowtrackError):
@@ -42,162 +57,138 @@ class WebhookSecret:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Every setting flowtrack has; see the README's configuration table."""
+class Setting(Generic[T]):
+    """One ``FLOWTRACK_*`` variable: its name, parser, default and help, written once.
 
-    database_url: URL = field(default_factory=lambda: database_url(DEFAULT_DATABASE_URL))
-    sqlite_synchronous: Literal["full", "normal"] = "full"
-    sqlite_checkpoints: Literal["commit", "background"] = "commit"
-    sqlite_busy_timeout_ms: int = 5000
-    callback_tokens: tuple[str, ...] = field(default=(), repr=False)
-    webhook_secrets: tuple[WebhookSecret, ...] = field(default=(), repr=False)
-    webhook_tolerance_seconds: int = 300
-    insecure_callbacks: bool = False
-    api_keys: tuple[str, ...] = field(default=(), repr=False)
-    api_read_keys: tuple[str, ...] = field(default=(), repr=False)
-    insecure_api: bool = False
-    max_body_bytes: int = 1024 * 1024
-    writer_max_batch_events: int = 5000
-    genesys: GenesysConfig | None = None
-    launch_id_input_key: str = "flowtrackLaunchId"
-    launch_timeout_seconds: int = 3600
-    flow_timeouts: Mapping[str, int] = field(default_factory=dict)
-    idle_timeout_seconds: int | None = None
-    sweep_enabled: bool = True
-    sweep_interval_seconds: float = 10.0
-    sweep_batch_size: int = 100
-    sweep_claim_seconds: int = 120
-    sweep_confirm_seconds: float = 2.0
-    termination_max_attempts: int = 5
-    retention_days: int | None = None
-    retention_batch_size: int = 1000
-    retention_interval_seconds: float = 3600.0
-    public_url: str | None = None
-    register_on_start: bool = False
-    log_level: str = "INFO"
-    log_format: Literal["json", "text"] = "json"
-    access_log: bool = False
+    ``default`` is written as it would be in the environment (``""``: unset) and goes
+    through ``parse`` like any value. ``parse`` raises ValueError with what is expected;
+    for a ``secret`` setting the message is dropped if it quotes the value anyway.
+    """
 
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, serving: bool = True
-    ) -> Settings:
-        """Build settings from ``environ`` (default ``os.environ``), or raise SettingsError.
+    name: str
+    parse: Callable[[str], T]
+    default: str
+    help: str
+    secret: bool = False
 
-        ``serving=False`` (e.g. ``flowtrack migrate``) skips the checks that only matter
-        to a process answering HTTP: callback and API credentials.
-        """
-        reader = _Reader(os.environ if environ is None else environ)
-        settings = cls(
-            database_url=reader.get("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
-            sqlite_synchronous=reader.get("SQLITE_SYNCHRONOUS", _synchronous, "full"),
-            sqlite_checkpoints=reader.get("SQLITE_CHECKPOINTS", _checkpoints, "commit"),
-            sqlite_busy_timeout_ms=reader.get("SQLITE_BUSY_TIMEOUT_MS", _positive_int, "5000"),
-            callback_tokens=reader.get("CALLBACK_TOKENS", _tokens, ""),
-            webhook_secrets=reader.get("WEBHOOK_SECRETS", _secrets, ""),
-            webhook_tolerance_seconds=reader.get("WEBHOOK_TOLERANCE_SECONDS", _positive_int, "300"),
-            insecure_callbacks=reader.get("INSECURE_CALLBACKS", _flag, "0"),
-            api_keys=reader.get("API_KEYS", _tokens, ""),
-            api_read_keys=reader.get("API_READ_KEYS", _tokens, ""),
-            insecure_api=reader.get("INSECURE_API", _flag, "0"),
-            max_body_bytes=reader.get("MAX_BODY_BYTES", _positive_int, str(1024 * 1024)),
-            writer_max_batch_events=reader.get("WRITER_MAX_BATCH_EVENTS", _positive_int, "5000"),
-            genesys=_genesys(reader),
-            launch_id_input_key=reader.get("LAUNCH_ID_INPUT_KEY", _identifier, "flowtrackLaunchId"),
-            launch_timeout_seconds=reader.get("LAUNCH_TIMEOUT_SECONDS", _positive_int, "3600"),
-            public_url=reader.get("PUBLIC_URL", _optional_url, ""),
-            register_on_start=reader.get("REGISTER_ON_START", _flag, "0"),
-            flow_timeouts=reader.get("FLOW_TIMEOUTS", _flow_timeouts, ""),
-            idle_timeout_seconds=reader.get("IDLE_TIMEOUT_SECONDS", _optional_positive_int, ""),
-            sweep_enabled=reader.get("SWEEP_ENABLED", _flag, "1"),
-            sweep_interval_seconds=reader.get("SWEEP_INTERVAL", _positive_float, "10"),
-            sweep_batch_size=reader.get("SWEEP_BATCH_SIZE", _positive_int, "100"),
-            sweep_claim_seconds=reader.get("SWEEP_CLAIM_SECONDS", _positive_int, "120"),
-            sweep_confirm_seconds=reader.get("SWEEP_CONFIRM_SECONDS", _positive_float, "2"),
-            termination_max_attempts=reader.get("TERMINATION_MAX_ATTEMPTS", _positive_int, "5"),
-            retention_days=reader.get("RETENTION_DAYS", _optional_positive_int, ""),
-            retention_batch_size=reader.get("RETENTION_BATCH_SIZE", _positive_int, "1000"),
-            retention_interval_seconds=reader.get("RETENTION_INTERVAL", _positive_float, "3600"),
-            log_level=reader.get(
-                "LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"
-            ),
-            log_format=reader.get("LOG_FORMAT", _log_format, "json"),
-            access_log=reader.get("ACCESS_LOG", _flag, "0"),
-        )
-        if serving:
-            settings.check_credentials(reader.problems)
-        if reader.problems:
-            raise SettingsError(reader.problems)
-        return settings
+    @property
+    def variable(self) -> str:
+        return PREFIX + self.name
 
-    def check_credentials(self, problems: list[str]) -> None:
-        """A server refuses to start without callback credentials and API keys."""
-        if not (self.callback_tokens or self.webhook_secrets or self.insecure_callbacks):
-            problems.append(
-                "FLOWTRACK_CALLBACK_TOKENS or FLOWTRACK_WEBHOOK_SECRETS: set at least one "
-                "(or FLOWTRACK_INSECURE_CALLBACKS=1 to accept unauthenticated callbacks "
-                "in development)"
-            )
-        if not (self.api_keys or self.api_read_keys or self.insecure_api):
-            problems.append(
-                "FLOWTRACK_API_KEYS or FLOWTRACK_API_READ_KEYS: set at least one "
-                "(or FLOWTRACK_INSECURE_API=1 to serve the API without keys in development)"
-            )
-
-
-class _Reader:
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
-        self.problems: list[str] = []
-
-    def get(self, name: str, parse: Callable[[str], T], default: str) -> T:
-        raw = self.environ.get(PREFIX + name, default)
+    def read(self, environ: Mapping[str, str], problems: list[str]) -> T:
+        """The parsed value; on a bad one, a problem naming the variable and the default."""
+        raw = environ.get(self.variable, self.default)
         try:
-            return parse(raw)
+            return self.parse(raw)
         except ValueError as exc:
-            self.problems.append(f"{PREFIX}{name}: {exc}")
-            return parse(default)
+            message = str(exc)
+            if self.secret and _quotes(message, raw):
+                message = "invalid value (not shown: it is a secret)"
+            problems.append(f"{self.variable}: {message}")
+            return self.parse(self.default)
 
 
-def _genesys(reader: _Reader) -> GenesysConfig | None:
+@dataclass(frozen=True)
+class SettingGroup(Generic[T]):
+    """Variables that together build one field (``FLOWTRACK_GENESYS_*`` → ``genesys``).
+
+    Each variable is parsed (and reported) on its own; ``build`` gets the values by name,
+    the names given a non-blank value, and the problem list for the cross-checks.
+    """
+
+    settings: tuple[Setting[Any], ...]
+    build: Callable[[Mapping[str, Any], Set[str], list[str]], T]
+
+    def read(self, environ: Mapping[str, str], problems: list[str]) -> T:
+        values = {setting.name: setting.read(environ, problems) for setting in self.settings}
+        given = {s.name for s in self.settings if environ.get(s.variable, "").strip()}
+        return self.build(values, given, problems)
+
+
+def _quotes(message: str, raw: str) -> bool:
+    parts = [raw.strip(), *(part.strip() for part in raw.split(","))]
+    return any(part in message for part in parts if part)
+
+
+def _setting(
+    name: str, parse: Callable[[str], T], default: str, help: str, *, secret: bool = False
+) -> T:
+    """A :class:`Settings` field declared by its variable; its default is ``parse(default)``."""
+    declaration = Setting(name, parse, default, help, secret)
+    metadata = {_DECLARATION: declaration}
+    value = parse(default)
+    if type(value).__hash__ is None:  # mutable (a dict): every instance gets its own
+        return field(default_factory=lambda: parse(default), repr=not secret, metadata=metadata)
+    return field(default=value, repr=not secret, metadata=metadata)
+
+
+def _group(
+    build: Callable[[Mapping[str, Any], Set[str], list[str]], T], *settings: Setting[Any]
+) -> T:
+    """A :class:`Settings` field built from several variables; its default is built from theirs."""
+    group = SettingGroup(settings, build)
+    return field(default=group.read({}, []), metadata={_DECLARATION: group})
+
+
+def _genesys(
+    values: Mapping[str, Any], given: Set[str], problems: list[str]
+) -> GenesysConfig | None:
     """The Genesys client settings; None when no client id is set (receive-only mode)."""
-    client_id = reader.environ.get(PREFIX + "GENESYS_CLIENT_ID", "").strip()
-    secret = reader.environ.get(PREFIX + "GENESYS_CLIENT_SECRET", "").strip()
-    region = reader.environ.get(PREFIX + "GENESYS_REGION", "").strip()
-    api_url = reader.environ.get(PREFIX + "GENESYS_API_URL", "").strip()
-    login_url = reader.environ.get(PREFIX + "GENESYS_LOGIN_URL", "").strip()
-    if not client_id:
-        if secret or region or api_url or login_url:
-            reader.problems.append(
+    if "GENESYS_CLIENT_ID" not in given:
+        others = {"GENESYS_CLIENT_SECRET", "GENESYS_REGION", "GENESYS_API_URL", "GENESYS_LOGIN_URL"}
+        if given & others:
+            problems.append(
                 f"{PREFIX}GENESYS_CLIENT_ID: required when other {PREFIX}GENESYS_* are set"
             )
         return None
-    if not secret:
-        reader.problems.append(f"{PREFIX}GENESYS_CLIENT_SECRET: required with a client id")
+    if "GENESYS_CLIENT_SECRET" not in given:
+        problems.append(f"{PREFIX}GENESYS_CLIENT_SECRET: required with a client id")
         return None
-    rate = reader.get("GENESYS_RATE_LIMIT_PER_MINUTE", _positive_int, "300")
-    try:
-        if api_url or login_url:
-            if not (api_url and login_url):
-                raise ValueError(
-                    f"{PREFIX}GENESYS_API_URL and {PREFIX}GENESYS_LOGIN_URL go together"
-                )
-            return GenesysConfig(
-                client_id=client_id,
-                client_secret=secret,
-                api_url=api_url,
-                login_url=login_url,
-                rate_limit_per_minute=rate,
-            )
-        return GenesysConfig.for_region(
-            region or "mypurecloud.com",
-            client_id=client_id,
-            client_secret=secret,
-            rate_limit_per_minute=rate,
+    api_url, login_url = values["GENESYS_API_URL"], values["GENESYS_LOGIN_URL"]
+    if (api_url is None) != (login_url is None):
+        problems.append(
+            f"{PREFIX}GENESYS_API_URL and {PREFIX}GENESYS_LOGIN_URL: set both or neither"
         )
-    except ValueError as exc:
-        reader.problems.append(f"{PREFIX}GENESYS_REGION / _API_URL / _LOGIN_URL: {exc}")
         return None
+    credentials = {
+        "client_id": values["GENESYS_CLIENT_ID"],
+        "client_secret": values["GENESYS_CLIENT_SECRET"],
+        "rate_limit_per_minute": values["GENESYS_RATE_LIMIT_PER_MINUTE"],
+    }
+    try:
+        if api_url is not None:
+            return GenesysConfig(api_url=api_url, login_url=login_url, **credentials)
+        return GenesysConfig.for_region(values["GENESYS_REGION"], **credentials)
+    except ValueError as exc:  # not expected: the variables' parsers check the same
+        problems.append(f"{PREFIX}GENESYS_*: {exc}")
+        return None
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"expected a number above 0, got {value}")
+    return value
+
+
+def _optional_positive_int(raw: str) -> int | None:
+    return _positive_int(raw) if raw.strip() else None
 
 
 def _positive_float(raw: str) -> float:
@@ -208,43 +199,6 @@ def _positive_float(raw: str) -> float:
     if not value > 0:
         raise ValueError(f"expected a number above 0, got {raw!r}")
     return value
-
-
-def _optional_positive_int(raw: str) -> int | None:
-    return _positive_int(raw) if raw.strip() else None
-
-
-def _flow_timeouts(raw: str) -> dict[str, int]:
-    timeouts: dict[str, int] = {}
-    for part in (p.strip() for p in raw.split(",") if p.strip()):
-        flow_id, sep, seconds = part.partition("=")
-        if not sep or not flow_id.strip():
-            raise ValueError(f"expected flowId=seconds pairs separated by commas, got {part!r}")
-        timeouts[flow_id.strip()] = _positive_int(seconds)
-    return timeouts
-
-
-def _identifier(raw: str) -> str:
-    value = raw.strip()
-    if not value or len(value) > 100 or any(c.isspace() for c in value):
-        raise ValueError(f"expected a name without spaces (1-100 characters), got {raw!r}")
-    return value
-
-
-def _optional_url(raw: str) -> str | None:
-    value = raw.strip().rstrip("/")
-    if not value:
-        return None
-    if not value.startswith(("https://", "http://")):
-        raise ValueError(f"expected an http(s) URL, got {raw!r}")
-    return value
-
-
-def _database_url(raw: str) -> URL:
-    try:
-        return database_url(raw)
-    except InvalidDatabaseURL as exc:
-        raise ValueError(str(exc)) from exc
 
 
 def _choice(*allowed: str, upper: bool = False) -> Callable[[str], str]:
@@ -272,23 +226,42 @@ def _log_format(raw: str) -> Literal["json", "text"]:
     return "json" if value == "json" else "text"
 
 
-def _flag(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected 1/0, true/false, yes/no or on/off, got {raw!r}")
-
-
-def _positive_int(raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"expected a number above 0, got {value}")
+def _identifier(raw: str) -> str:
+    value = raw.strip()
+    if not value or len(value) > 100 or any(c.isspace() for c in value):
+        raise ValueError(f"expected a name without spaces (1-100 characters), got {raw!r}")
     return value
+
+
+def _optional_url(raw: str) -> str | None:
+    value = raw.strip().rstrip("/")
+    if not value:
+        return None
+    if not value.startswith(("https://", "http://")):
+        raise ValueError(f"expected an http(s) URL, got {raw!r}")
+    return value
+
+
+def _region(raw: str) -> str:
+    """A Genesys region name or domain, as its domain; blank is the default region."""
+    return GenesysConfig.region_domain(raw.strip() or _DEFAULT_REGION)
+
+
+def _database_url(raw: str) -> URL:
+    try:
+        return database_url(raw)
+    except InvalidDatabaseURL as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _flow_timeouts(raw: str) -> dict[str, int]:
+    timeouts: dict[str, int] = {}
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        flow_id, sep, seconds = part.partition("=")
+        if not sep or not flow_id.strip():
+            raise ValueError(f"expected flowId=seconds pairs separated by commas, got {part!r}")
+        timeouts[flow_id.strip()] = _positive_int(seconds)
+    return timeouts
 
 
 def _tokens(raw: str) -> tuple[str, ...]:
@@ -313,3 +286,281 @@ def _secrets(raw: str) -> tuple[WebhookSecret, ...]:
             raise ValueError(f"secret #{position} is shorter than 16 bytes")
         secrets.append(WebhookSecret(key))
     return tuple(secrets)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting flowtrack has, each declared once by its ``FLOWTRACK_*`` variable."""
+
+    database_url: URL = _setting(
+        "DATABASE_URL",
+        _database_url,
+        DEFAULT_DATABASE_URL,
+        "`sqlite:///path/file.db` (relative to the working directory; `sqlite:////abs/path.db` "
+        "for absolute) or `postgresql://user:pass@host:5432/db` (`postgres://` also accepted).",
+    )
+    sqlite_synchronous: Literal["full", "normal"] = _setting(
+        "SQLITE_SYNCHRONOUS",
+        _synchronous,
+        "full",
+        "`full`: a committed event survives power loss; `normal`: it survives a crash of "
+        "flowtrack, not of the machine (faster on slow disks).",
+    )
+    sqlite_checkpoints: Literal["commit", "background"] = _setting(
+        "SQLITE_CHECKPOINTS",
+        _checkpoints,
+        "commit",
+        "Who copies SQLite's write-ahead log back into the database. `commit`: SQLite itself, "
+        "inside a commit every 1,000 pages. `background`: a checkpointer thread, so commits "
+        "never wait for it — more events/s (+16 % empty, +34 % with a million stored, see "
+        "*How ingestion works*), but with a million stored its p99 was 76 ms against 27 ms, "
+        "and the `-wal` file grows to 100 to 160 MB under sustained load.",
+    )
+    sqlite_busy_timeout_ms: int = _setting(
+        "SQLITE_BUSY_TIMEOUT_MS",
+        _positive_int,
+        "5000",
+        "How long SQLite waits for a lock before the request gets a 503.",
+    )
+    callback_tokens: tuple[str, ...] = _setting(
+        "CALLBACK_TOKENS",
+        _tokens,
+        "",
+        "Comma-separated static tokens accepted on the callback endpoint (16+ characters "
+        "each). Several may be active while rotating.",
+        secret=True,
+    )
+    webhook_secrets: tuple[WebhookSecret, ...] = _setting(
+        "WEBHOOK_SECRETS",
+        _secrets,
+        "",
+        "Comma-separated Standard Webhooks secrets, `whsec_<base64>` (16+ bytes each).",
+        secret=True,
+    )
+    webhook_tolerance_seconds: int = _setting(
+        "WEBHOOK_TOLERANCE_SECONDS",
+        _positive_int,
+        "300",
+        "Accepted clock difference for `webhook-timestamp`.",
+    )
+    insecure_callbacks: bool = _setting(
+        "INSECURE_CALLBACKS",
+        _flag,
+        "0",
+        "`1` accepts unauthenticated callbacks when no token or secret is set (development "
+        "only). Without it, the server refuses to start with neither configured.",
+    )
+    api_keys: tuple[str, ...] = _setting(
+        "API_KEYS", _tokens, "", "Comma-separated read-write API keys.", secret=True
+    )
+    api_read_keys: tuple[str, ...] = _setting(
+        "API_READ_KEYS", _tokens, "", "Comma-separated read-only API keys.", secret=True
+    )
+    insecure_api: bool = _setting(
+        "INSECURE_API",
+        _flag,
+        "0",
+        "`1` serves the API without keys when none is set (development only). Without it, "
+        "the server refuses to start with no key configured.",
+    )
+    max_body_bytes: int = _setting(
+        "MAX_BODY_BYTES",
+        _positive_int,
+        str(1024 * 1024),
+        "Largest accepted callback body (413 beyond).",
+    )
+    writer_max_batch_events: int = _setting(
+        "WRITER_MAX_BATCH_EVENTS",
+        _positive_int,
+        "5000",
+        "Most events the writer commits in one transaction.",
+    )
+    genesys: GenesysConfig | None = _group(
+        _genesys,
+        Setting(
+            "GENESYS_CLIENT_ID",
+            _text,
+            "",
+            "OAuth client (client credentials grant) flowtrack launches flows with. Without "
+            "it flowtrack only receives (launching answers 503).",
+        ),
+        Setting("GENESYS_CLIENT_SECRET", _text, "", "Its secret.", secret=True),
+        Setting(
+            "GENESYS_REGION",
+            _region,
+            _DEFAULT_REGION,
+            "The org's region domain (`usw2.pure.cloud`, `mypurecloud.de`, …) or name "
+            "(`us-west-2`, `eu_central_1`): API at `https://api.{domain}`, token at "
+            "`https://login.{domain}/oauth/token`.",
+        ),
+        Setting(
+            "GENESYS_API_URL",
+            _optional_url,
+            "",
+            "Explicit API base URL instead of a region, together with "
+            "`FLOWTRACK_GENESYS_LOGIN_URL`, e.g. the sandbox's `http://127.0.0.1:8010`.",
+        ),
+        Setting(
+            "GENESYS_LOGIN_URL",
+            _optional_url,
+            "",
+            "Explicit login base URL instead of a region, together with "
+            "`FLOWTRACK_GENESYS_API_URL`.",
+        ),
+        Setting(
+            "GENESYS_RATE_LIMIT_PER_MINUTE",
+            _positive_int,
+            "300",
+            "Client-side limit on Platform API requests (the default per-client limit of Genesys).",
+        ),
+    )
+    launch_id_input_key: str = _setting(
+        "LAUNCH_ID_INPUT_KEY",
+        _identifier,
+        "flowtrackLaunchId",
+        "The `inputData` key flowtrack adds to every launch with its launch id, so flows can "
+        "echo it as `launchId`. It must be an input variable of the flow.",
+    )
+    launch_timeout_seconds: int = _setting(
+        "LAUNCH_TIMEOUT_SECONDS",
+        _positive_int,
+        "3600",
+        "Deadline of a launch that does not set `timeoutSeconds`.",
+    )
+    flow_timeouts: Mapping[str, int] = _setting(
+        "FLOW_TIMEOUTS",
+        _flow_timeouts,
+        "",
+        "Per-flow default deadlines, `flowId=seconds,flowId=seconds`, used when a launch sets "
+        "no `timeoutSeconds`.",
+    )
+    idle_timeout_seconds: int | None = _setting(
+        "IDLE_TIMEOUT_SECONDS",
+        _optional_positive_int,
+        "",
+        "Default idle limit (no event for this long) for launches that set no "
+        "`idleTimeoutSeconds`.",
+    )
+    sweep_enabled: bool = _setting(
+        "SWEEP_ENABLED",
+        _flag,
+        "1",
+        "`0` switches this process's sweep off (e.g. on replicas that only ingest).",
+    )
+    sweep_interval_seconds: float = _setting(
+        "SWEEP_INTERVAL", _positive_float, "10", "Seconds between sweeps."
+    )
+    sweep_batch_size: int = _setting(
+        "SWEEP_BATCH_SIZE", _positive_int, "100", "Most launches one sweep claims."
+    )
+    sweep_claim_seconds: int = _setting(
+        "SWEEP_CLAIM_SECONDS",
+        _positive_int,
+        "120",
+        "How long a claim holds; a claim of a process that died expires after it.",
+    )
+    sweep_confirm_seconds: float = _setting(
+        "SWEEP_CONFIRM_SECONDS",
+        _positive_float,
+        "2",
+        "How soon after a disconnect request the sweep checks that the conversation ended.",
+    )
+    termination_max_attempts: int = _setting(
+        "TERMINATION_MAX_ATTEMPTS",
+        _positive_int,
+        "5",
+        "Failed attempts (platform errors, a conversation that stays up) before a launch "
+        "shows `termination_failed`.",
+    )
+    retention_days: int | None = _setting(
+        "RETENTION_DAYS",
+        _optional_positive_int,
+        "",
+        "Delete events, finished launches and dead letters older than this many days (see "
+        "*Retention*). Unset: keep them forever.",
+    )
+    retention_batch_size: int = _setting(
+        "RETENTION_BATCH_SIZE",
+        _positive_int,
+        "1000",
+        "Most rows one retention batch deletes, each batch in its own short transaction.",
+    )
+    retention_interval_seconds: float = _setting(
+        "RETENTION_INTERVAL",
+        _positive_float,
+        "3600",
+        "Seconds between retention runs; a run stops after half of it and the next one continues.",
+    )
+    public_url: str | None = _setting(
+        "PUBLIC_URL",
+        _optional_url,
+        "",
+        "Where Genesys reaches flowtrack (`https://flowtrack.example.com`); registration "
+        "points the data action at `{PUBLIC_URL}/webhooks/genesys`.",
+    )
+    register_on_start: bool = _setting(
+        "REGISTER_ON_START",
+        _flag,
+        "0",
+        "`1`: `flowtrack serve` registers flowtrack with Genesys as it starts (in the "
+        "background; failures are logged, never fatal).",
+    )
+    log_level: str = _setting(
+        "LOG_LEVEL",
+        _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True),
+        "INFO",
+        "`DEBUG`, `INFO`, `WARNING`, `ERROR`.",
+    )
+    log_format: Literal["json", "text"] = _setting(
+        "LOG_FORMAT", _log_format, "json", "`json` lines, or `text` for a terminal."
+    )
+    access_log: bool = _setting(
+        "ACCESS_LOG", _flag, "0", "`1` logs every HTTP request (uvicorn's access log)."
+    )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, serving: bool = True
+    ) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``), or raise SettingsError.
+
+        ``serving=False`` (e.g. ``flowtrack migrate``) skips the checks that only matter
+        to a process answering HTTP: callback and API credentials.
+        """
+        source = os.environ if environ is None else environ
+        problems: list[str] = []
+        values = {
+            each.name: each.metadata[_DECLARATION].read(source, problems) for each in fields(cls)
+        }
+        settings = cls(**values)
+        if serving:
+            settings.check_credentials(problems)
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+    def check_credentials(self, problems: list[str]) -> None:
+        """A server refuses to start without callback credentials and API keys."""
+        if not (self.callback_tokens or self.webhook_secrets or self.insecure_callbacks):
+            problems.append(
+                "FLOWTRACK_CALLBACK_TOKENS or FLOWTRACK_WEBHOOK_SECRETS: set at least one "
+                "(or FLOWTRACK_INSECURE_CALLBACKS=1 to accept unauthenticated callbacks "
+                "in development)"
+            )
+        if not (self.api_keys or self.api_read_keys or self.insecure_api):
+            problems.append(
+                "FLOWTRACK_API_KEYS or FLOWTRACK_API_READ_KEYS: set at least one "
+                "(or FLOWTRACK_INSECURE_API=1 to serve the API without keys in development)"
+            )
+
+
+def declarations() -> tuple[Setting[Any], ...]:
+    """Every ``FLOWTRACK_*`` variable, in the order of the :class:`Settings` fields."""
+    found: list[Setting[Any]] = []
+    for each in fields(Settings):
+        declaration = each.metadata[_DECLARATION]
+        if isinstance(declaration, SettingGroup):
+            found.extend(declaration.settings)
+        else:
+            found.append(declaration)
+    return tuple(found)

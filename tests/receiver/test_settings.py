@@ -1,6 +1,8 @@
+from dataclasses import fields
+
 import pytest
 
-from receiver.settings import Settings, SettingsError
+from receiver.settings import Setting, Settings, SettingsError, declarations
 from tests.conftest import CALLBACK_TOKEN, WEBHOOK_SECRET
 
 SECURE = {"FLOWTRACK_CALLBACK_TOKENS": CALLBACK_TOKEN, "FLOWTRACK_INSECURE_API": "1"}
@@ -95,3 +97,145 @@ def test_migrating_needs_no_serving_credentials() -> None:
 def test_background_checkpoints_are_asked_for_by_name() -> None:
     settings = Settings.from_env({**SECURE, "FLOWTRACK_SQLITE_CHECKPOINTS": " Background "})
     assert settings.sqlite_checkpoints == "background"
+
+
+def test_every_settings_field_is_declared_by_its_own_variables() -> None:
+    declared = [field.metadata.get("flowtrack.setting") for field in fields(Settings)]
+    assert None not in declared
+    variables = [setting.variable for setting in declarations()]
+    assert len(variables) == len(set(variables))
+    assert all(variable.startswith("FLOWTRACK_") for variable in variables)
+
+
+def test_the_field_defaults_are_the_declared_defaults_read_from_an_empty_environment() -> None:
+    assert Settings.from_env({}, serving=False) == Settings()
+    assert Settings().flow_timeouts is not Settings().flow_timeouts
+
+
+def test_a_bad_value_is_reported_with_its_variable_and_the_default_kept() -> None:
+    problems: list[str] = []
+    setting = Setting("SWEEP_INTERVAL", float, "10", "Seconds between sweeps.")
+    assert setting.read({"FLOWTRACK_SWEEP_INTERVAL": "x"}, problems) == 10.0
+    assert problems == ["FLOWTRACK_SWEEP_INTERVAL: could not convert string to float: 'x'"]
+
+
+def test_a_bad_secret_value_is_never_in_its_error_even_when_the_parser_quotes_it() -> None:
+    def quoting(raw: str) -> str:
+        if raw:
+            raise ValueError(f"expected something else, got {raw!r}")
+        return raw
+
+    problems: list[str] = []
+    secret = Setting("SOME_SECRET", quoting, "", "A secret.", secret=True)
+    secret.read({"FLOWTRACK_SOME_SECRET": "ok-then, hunter2-hunter2"}, problems)
+    assert problems == ["FLOWTRACK_SOME_SECRET: invalid value (not shown: it is a secret)"]
+
+
+def test_bad_secret_values_are_named_but_never_shown() -> None:
+    bad = {
+        "FLOWTRACK_API_KEYS": "key-short",
+        "FLOWTRACK_API_READ_KEYS": "k" * 20 + ",read-short",
+        "FLOWTRACK_WEBHOOK_SECRETS": "whsec_not!base64",
+    }
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**SECURE, **bad})
+    shown = str(caught.value)
+    for variable, value in bad.items():
+        assert f"{variable}:" in shown
+        for part in value.split(","):
+            assert part not in shown
+
+
+def test_several_bad_variables_are_all_reported_at_once_genesys_included() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {
+                **SECURE,
+                "FLOWTRACK_SWEEP_INTERVAL": "soon",
+                "FLOWTRACK_FLOW_TIMEOUTS": "flow-a",
+                "FLOWTRACK_LOG_LEVEL": "loud",
+                "FLOWTRACK_GENESYS_CLIENT_ID": "client",
+                "FLOWTRACK_GENESYS_CLIENT_SECRET": "client-secret",
+                "FLOWTRACK_GENESYS_REGION": "nowhere",
+                "FLOWTRACK_GENESYS_RATE_LIMIT_PER_MINUTE": "0",
+            }
+        )
+    assert [problem.split(":")[0] for problem in caught.value.problems] == [
+        "FLOWTRACK_GENESYS_REGION",
+        "FLOWTRACK_GENESYS_RATE_LIMIT_PER_MINUTE",
+        "FLOWTRACK_FLOW_TIMEOUTS",
+        "FLOWTRACK_SWEEP_INTERVAL",
+        "FLOWTRACK_LOG_LEVEL",
+    ]
+    assert "client-secret" not in str(caught.value)
+
+
+def test_genesys_is_off_without_a_client_id_and_built_from_a_region_with_one() -> None:
+    assert Settings.from_env(SECURE).genesys is None
+    genesys = Settings.from_env(
+        {
+            **SECURE,
+            "FLOWTRACK_GENESYS_CLIENT_ID": " client ",
+            "FLOWTRACK_GENESYS_CLIENT_SECRET": "client-secret",
+            "FLOWTRACK_GENESYS_REGION": "us-west-2",
+            "FLOWTRACK_GENESYS_RATE_LIMIT_PER_MINUTE": "60",
+        }
+    ).genesys
+    assert genesys is not None
+    assert (genesys.client_id, genesys.api_url, genesys.rate_limit_per_minute) == (
+        "client",
+        "https://api.usw2.pure.cloud",
+        60,
+    )
+
+
+def test_genesys_urls_replace_the_region_and_the_blank_region_is_the_default_one() -> None:
+    credentials = {
+        **SECURE,
+        "FLOWTRACK_GENESYS_CLIENT_ID": "client",
+        "FLOWTRACK_GENESYS_CLIENT_SECRET": "client-secret",
+    }
+    by_region = Settings.from_env({**credentials, "FLOWTRACK_GENESYS_REGION": " "}).genesys
+    assert by_region is not None
+    assert by_region.login_url == "https://login.mypurecloud.com"
+    by_urls = Settings.from_env(
+        {
+            **credentials,
+            "FLOWTRACK_GENESYS_API_URL": "http://127.0.0.1:8010/",
+            "FLOWTRACK_GENESYS_LOGIN_URL": "http://127.0.0.1:8011",
+        }
+    ).genesys
+    assert by_urls is not None
+    assert (by_urls.api_url, by_urls.login_url) == (
+        "http://127.0.0.1:8010",
+        "http://127.0.0.1:8011",
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "complaint"),
+    [
+        (
+            {"FLOWTRACK_GENESYS_REGION": "usw2.pure.cloud"},
+            "FLOWTRACK_GENESYS_CLIENT_ID: required when other FLOWTRACK_GENESYS_* are set",
+        ),
+        (
+            {"FLOWTRACK_GENESYS_CLIENT_ID": "client"},
+            "FLOWTRACK_GENESYS_CLIENT_SECRET: required with a client id",
+        ),
+        (
+            {
+                "FLOWTRACK_GENESYS_CLIENT_ID": "client",
+                "FLOWTRACK_GENESYS_CLIENT_SECRET": "client-secret",
+                "FLOWTRACK_GENESYS_API_URL": "http://sandbox",
+            },
+            "FLOWTRACK_GENESYS_API_URL and FLOWTRACK_GENESYS_LOGIN_URL: set both or neither",
+        ),
+    ],
+)
+def test_genesys_variables_that_need_each_other_are_checked_together(
+    environ: dict[str, str], complaint: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**SECURE, **environ})
+    assert caught.value.problems == [complaint]
