@@ -26,7 +26,17 @@ from sqlalchemy import Connection, Engine, String, and_, case, func, literal, se
 
 from storage.engine import read_connection
 from storage.tables import Event
-from storage.visits import CHECKPOINT_TYPES, DATA_ACTION, OPEN, Walk, choose_family, family
+from storage.visits import Walk, choose_family, family
+from storage.vocabulary import (
+    CHECKPOINT_TYPES,
+    COMPLETE,
+    DATA_ACTION,
+    ERROR,
+    NODE_ENTER,
+    NODE_EXIT,
+    NOTIFICATION,
+    OPEN,
+)
 
 events = Event.__table__  # type: ignore[attr-defined]
 
@@ -36,9 +46,9 @@ events = Event.__table__  # type: ignore[attr-defined]
 Shard = tuple[str | None, str | None]
 RUN_SHARDS: tuple[Shard, ...] = ((None, "8"), ("8", None))
 _SEPARATOR = "\x1f"
-_KIND_CODES = {"node_enter": ">", "node_exit": "<", "error": "!"}
+_KIND_CODES = {NODE_ENTER: ">", NODE_EXIT: "<", ERROR: "!"}
 _KINDS = {code: kind for kind, code in _KIND_CODES.items()}
-_SOURCES = {"d": DATA_ACTION, "p": "notification"}  # "p" stands for the platform family
+_SOURCES = {"d": DATA_ACTION, "p": NOTIFICATION}  # "p" stands for the platform family
 
 
 @dataclass
@@ -81,7 +91,7 @@ class RunEvent(NamedTuple):
     flow_id: str | None = None
 
 
-_COMPLETE = RunEvent(None, "complete", "", None, None)
+_COMPLETE = RunEvent(None, COMPLETE, "", None, None)
 
 
 def count_runs(
@@ -161,7 +171,7 @@ def _traces(connection: Connection, flow_id: str, since: Any, until: Any, shard:
                 .subquery()
             )
             trace = func.string_agg(rows.c.token, literal(_SEPARATOR), type_=String)
-            ended = func.bool_or(rows.c.kind == "complete")
+            ended = func.bool_or(rows.c.kind == COMPLETE)
             parts.append(
                 select(trace.label("trace"), ended.label("ended")).group_by(
                     *(rows.c[column.name] for column in run)
@@ -169,7 +179,7 @@ def _traces(connection: Connection, flow_id: str, since: Any, until: Any, shard:
             )
         else:
             trace = func.group_concat(token, _SEPARATOR, type_=String)
-            ended = func.max(events.c.kind == "complete")
+            ended = func.max(events.c.kind == COMPLETE)
             by_run = select(trace.label("trace"), ended.label("ended")).where(where, which)
             parts.append(by_run.group_by(*run))
     union = parts[0].union_all(*parts[1:]).subquery()
@@ -189,10 +199,10 @@ def _read_trace(trace: str | None, ended: bool, runs: int, counts: RunCounts) ->
         if walk.node_family is not None and family(fact.source) != walk.node_family:
             continue
         node = node_stats(counts.nodes, fact.node_id or "")
-        if fact.kind == "node_enter":
+        if fact.kind == NODE_ENTER:
             node.entries += runs
             path.append(node.node_id)
-        elif fact.kind == "node_exit":
+        elif fact.kind == NODE_EXIT:
             node.exits += runs
         else:
             node.errors += runs

@@ -1,7 +1,12 @@
-"""The flows flowtrack has seen, in events or launches, with what it holds of each."""
+"""The flows flowtrack has seen, in events or launches, with what it holds of each.
+
+:class:`FlowStore` is their async face: the list, whether a flow is known, and a flow's
+statistics (storage.flowstats), its passes run side by side.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -9,6 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, exists, func, select
 
 from storage.engine import read_connection
+from storage.flowruns import RUN_SHARDS, count_runs, merge_runs
+from storage.flowstats import FlowStats, assemble, count_launches, sample_durations
+from storage.store import Store
 from storage.tables import Event, Launch
 
 events = Event.__table__  # type: ignore[attr-defined]
@@ -86,3 +94,33 @@ def _flow_ids(connection: Connection, table: Table, after: str | None, limit: in
     walk = walk.union_all(select(next_after(walk.c.flow_id)).where(walk.c.flow_id.is_not(None)))
     statement = select(walk.c.flow_id).where(walk.c.flow_id.is_not(None)).limit(limit)
     return [row[0] for row in connection.execute(statement)]
+
+
+class FlowStore(Store):
+    """The flows, for async callers (queries in worker threads)."""
+
+    async def known(self, flow_id: str) -> bool:
+        """True when some event or launch names the flow."""
+        return await self._run(flow_known, flow_id)
+
+    async def stats(
+        self, flow_id: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> FlowStats:
+        """Statistics of ``flow_id`` over [since, until) (storage.flowstats).
+
+        The passes are independent (the first in shards), each in its own thread and
+        connection: the database works on them side by side.
+        """
+        shards, durations, launched = await asyncio.gather(
+            asyncio.gather(
+                *(self._run(count_runs, flow_id, since, until, shard) for shard in RUN_SHARDS)
+            ),
+            self._run(sample_durations, flow_id, since, until),
+            self._run(count_launches, flow_id, since, until),
+        )
+        return assemble(flow_id, merge_runs(shards), durations, launched)
+
+    # Last: in the class body after it, ``list`` names this method.
+    async def list(self, *, after: str | None = None, limit: int = 100) -> list[FlowSummary]:
+        """Flows in flow id order, after the cursor's flow id."""
+        return await self._run(list_flows, after=after, limit=limit)

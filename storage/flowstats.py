@@ -24,11 +24,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Float, Integer, cast, func, select
 
-from storage import launches as store
 from storage.engine import read_connection
 from storage.flowruns import NodeStats, RunCounts, RunEvent, count_runs, in_flow, node_stats
 from storage.tables import Event, Launch
-from storage.visits import ERRORED, EXITED, Walk, choose_family
+from storage.visits import Walk, choose_family
+from storage.vocabulary import ERRORED, EXITED, STATES, TIMED_OUT
 
 events = Event.__table__  # type: ignore[attr-defined]
 launches = Launch.__table__  # type: ignore[attr-defined]
@@ -227,11 +227,11 @@ def count_launches(
     statement = statement.group_by(launches.c.state, launches.c.current_node_id)
     with read_connection(engine) as connection:
         rows = connection.execute(statement).all()
-    by_state = dict.fromkeys(store.STATES, 0)
+    by_state = dict.fromkeys(STATES, 0)
     stuck = []
     for state, node_id, node_name, count in rows:
         by_state[state] = by_state.get(state, 0) + count
-        if state == store.TIMED_OUT:
+        if state == TIMED_OUT:
             stuck.append((node_id, node_name, count))
     stuck.sort(key=lambda item: (-item[2], item[0] or ""))
     return LaunchCounts(by_state, stuck)

@@ -19,8 +19,10 @@ from sqlalchemy import Connection, Engine, and_, or_, select, tuple_
 from sqlalchemy.engine import RowMapping
 
 from storage.engine import read_connection
+from storage.store import Store
 from storage.tables import Event, Launch
-from storage.visits import CHECKPOINT_TYPES, DATA_ACTION, PLATFORM, Step, Walk, choose_family
+from storage.visits import Step, Walk, choose_family
+from storage.vocabulary import CHECKPOINT_TYPES, DATA_ACTION, NODE_KINDS, PLATFORM
 
 events = Event.__table__  # type: ignore[attr-defined]
 launches = Launch.__table__  # type: ignore[attr-defined]
@@ -135,7 +137,7 @@ def _family(connection: Connection, mine: Any) -> str | None:
     """The node-event family of a long history (see storage.visits), by two lookups."""
     node_events = and_(
         mine,
-        events.c.kind.in_(("node_enter", "node_exit")),
+        events.c.kind.in_(NODE_KINDS),
         events.c.node_id.is_not(None),
         or_(events.c.node_type.is_(None), events.c.node_type.not_in(sorted(CHECKPOINT_TYPES))),
     )
@@ -145,3 +147,20 @@ def _family(connection: Connection, mine: Any) -> str | None:
     if connection.execute(select(events.c.id).where(node_events).limit(1)).first() is not None:
         return PLATFORM
     return None
+
+
+class HistoryStore(Store):
+    """Transition histories, for async callers (read in a worker thread)."""
+
+    async def transitions(
+        self, key: str, value: str, *, limit: int, resume: Resume | None = None
+    ) -> TransitionPage | None:
+        """The path of the events whose ``key`` (launch_id, conversation_id) is ``value``;
+        None when no event has that key."""
+        return await self._run(transitions, key, value, limit=limit, resume=resume)
+
+    async def launch_transitions(
+        self, launch_id: str, *, limit: int, resume: Resume | None = None
+    ) -> tuple[RowMapping | None, TransitionPage | None]:
+        """The launch (None: unknown) and the path of its events, read on one connection."""
+        return await self._run(launch_transitions, launch_id, limit=limit, resume=resume)

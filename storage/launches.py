@@ -1,10 +1,8 @@
-"""Launches: recording them, attributing events to them, and following their state.
+"""Launches: recording them, reading them, and what flowtrack itself says about them.
 
-A launch's state is derived from its events and only ever moves forward:
-pending → running (any event) → completed | failed (a complete; failed when an error
-came with it or the outcome says so) | terminated. A completed launch may still turn
-failed when an error arrives late; nothing else leaves an end state. launch_failed and
-timed_out are set by flowtrack itself.
+A launch is recorded ``pending`` before the platform is called; flowtrack then marks it
+launched (``running``) or ``launch_failed``. Everything else about its state is derived
+from its events (storage.tracking). :class:`LaunchStore` is the async face of both.
 """
 
 from __future__ import annotations
@@ -14,52 +12,59 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
-    Connection,
-    Engine,
-    Select,
-    String,
-    and_,
-    any_,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Engine, Select, and_, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
-from storage.engine import is_sqlite, read_connection, write_transaction
+from storage.engine import read_connection, write_transaction
 from storage.errors import DuplicateKey
+from storage.store import Store
 from storage.tables import Event, Launch
+from storage.tracking import refresh
+from storage.vocabulary import (
+    COMPLETED,
+    FAILED,
+    LAUNCH_FAILED,
+    PENDING,
+    RUNNING,
+    STATES,
+    TERMINAL_STATES,
+    TERMINATED,
+    TERMINATION_FAILED,
+    TIMED_OUT,
+)
+from storage.vocabulary import FLOWTRACK as OWN_SOURCE
+
+# The states and OWN_SOURCE are storage.vocabulary's, importable from here too.
+__all__ = [
+    "COMPLETED",
+    "FAILED",
+    "LAUNCH_FAILED",
+    "OWN_SOURCE",
+    "PENDING",
+    "RUNNING",
+    "STATES",
+    "TERMINAL_STATES",
+    "TERMINATED",
+    "TERMINATION_FAILED",
+    "TIMED_OUT",
+    "LaunchFilter",
+    "LaunchStore",
+    "NewLaunch",
+    "event_summary",
+    "events",
+    "get_launch",
+    "insert_launch",
+    "launches",
+    "list_launches",
+    "mark_launch_failed",
+    "mark_launched",
+    "note_reason",
+    "refresh",
+    "set_conversation",
+]
 
 launches = Launch.__table__  # type: ignore[attr-defined]
 events = Event.__table__  # type: ignore[attr-defined]
-
-PENDING = "pending"
-RUNNING = "running"
-COMPLETED = "completed"
-FAILED = "failed"
-TERMINATED = "terminated"
-TIMED_OUT = "timed_out"
-LAUNCH_FAILED = "launch_failed"
-TERMINATION_FAILED = "termination_failed"
-TERMINAL_STATES = frozenset({COMPLETED, FAILED, TERMINATED, TIMED_OUT, LAUNCH_FAILED})
-STATES = (
-    PENDING,
-    RUNNING,
-    COMPLETED,
-    FAILED,
-    TERMINATED,
-    TIMED_OUT,
-    LAUNCH_FAILED,
-    TERMINATION_FAILED,
-)
-# flowtrack's own records (timeouts, disconnects) are not errors of the flow.
-OWN_SOURCE = "flowtrack"
 
 
 @dataclass(frozen=True)
@@ -226,152 +231,65 @@ def set_conversation(engine: Engine, launch_id: str, conversation_id: str, now: 
     return bool(result.rowcount)
 
 
-def refresh(
-    engine: Engine,
-    *,
-    launch_ids: Iterable[str] = (),
-    execution_ids: Iterable[str] = (),
-    conversation_ids: Iterable[str] = (),
-    now: datetime,
-) -> list[str]:
-    """Attribute unattributed events to the launches these keys name; update their state.
-
-    Returns the ids of the launches looked at. Safe to run concurrently and repeatedly:
-    attribution only fills empty ``launch_id``s and states only move forward.
-    """
-    conditions = []
-    for column, keys in (
-        (launches.c.id, set(launch_ids)),
-        (launches.c.flow_execution_id, set(execution_ids)),
-        (launches.c.conversation_id, set(conversation_ids)),
-    ):
-        if keys:
-            conditions.append(_one_of(engine, column, keys))
-    if not conditions:
-        return []
-    query = select(launches).where(or_(*conditions))
-    # Most keys name no launch (flows started elsewhere, or already seen): finding that
-    # out must not take SQLite's write lock, which the event writer needs all the time.
-    with read_connection(engine) as connection:
-        if connection.execute(query.with_only_columns(launches.c.id).limit(1)).first() is None:
-            return []
-    seen: list[str] = []
-    with write_transaction(engine) as connection:
-        found = connection.execute(query).mappings().all()
-        for launch in found:
-            _attribute(connection, launch)
-            _advance(connection, launch, now)
-            seen.append(launch["id"])
-    return seen
-
-
-def _one_of(engine: Engine, column: ColumnElement[Any], keys: set[str]) -> ColumnElement[bool]:
-    """``column`` is one of ``keys``.
-
-    The tracker asks this for every key a commit stored, hundreds at a time under load.
-    On PostgreSQL the keys go as one array parameter: an expanding IN made SQLAlchemy and
-    the driver render and bind each key, ~2.4 ms of CPU for 3 x 100 keys against ~0.5 ms.
-    """
-    ordered = sorted(keys)
-    if is_sqlite(engine):
-        return column.in_(ordered)
-    return column == any_(literal(ordered, ARRAY(String)))
-
-
-def _attribute(connection: Connection, launch: RowMapping) -> None:
-    execution = launch["flow_execution_id"]
-    conversation = launch["conversation_id"]
-    if execution is not None:
-        connection.execute(
-            update(events)
-            .where(events.c.launch_id.is_(None), events.c.flow_execution_id == execution)
-            .values(launch_id=launch["id"])
-        )
-    if conversation is not None:
-        # A conversation can host other flows too: only take what is not someone else's.
-        connection.execute(
-            update(events)
-            .where(
-                events.c.launch_id.is_(None),
-                events.c.conversation_id == conversation,
-                or_(events.c.flow_execution_id.is_(None), events.c.flow_execution_id == execution),
-                or_(events.c.flow_id.is_(None), events.c.flow_id == launch["flow_id"]),
-            )
-            .values(launch_id=launch["id"])
-        )
-
-
-def _advance(connection: Connection, launch: RowMapping, now: datetime) -> None:
-    mine = events.c.launch_id == launch["id"]
-
-    def latest(*columns: Any, kinds: tuple[str, ...]) -> Any:
-        return (
-            select(*columns)
-            .where(mine, events.c.kind.in_(kinds))
-            .order_by(events.c.occurred_at.desc(), events.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-
-    # One statement, so it reads one snapshot: separate queries could see a complete
-    # that committed after the error count was taken, and finish the launch wrongly.
-    summary = connection.execute(
-        select(
-            func.count(),
-            func.count().filter(events.c.kind == "error", events.c.source != OWN_SOURCE),
-            func.max(events.c.received_at),
-            latest(events.c.node_id, kinds=("node_enter", "node_exit")),
-            latest(events.c.node_name, kinds=("node_enter", "node_exit")),
-            latest(events.c.outcome, kinds=("complete",)),
-            latest(events.c.occurred_at, kinds=("complete",)),
-            latest(events.c.error_code, kinds=("complete",)),
-            func.count().filter(events.c.kind == "complete"),
-        ).where(mine)
-    ).one()
-    total, errors, last_received, node_id, node_name, outcome, ended_at, code, completes = summary
-    if not total:
-        return
-    values: dict[str, Any] = {"last_event_at": last_received, "updated_at": now}
-    if node_id is not None:
-        values["current_node_id"], values["current_node_name"] = node_id, node_name
-    state = RUNNING
-    if completes:
-        values["ended_at"] = ended_at
-        if outcome in (TERMINATED, TIMED_OUT):
-            state = outcome
-        elif errors or outcome == FAILED:
-            state = FAILED
-            values["error_code"] = code
-        else:
-            state = COMPLETED
-    idle = launch["idle_timeout_seconds"]
-    if state == RUNNING and idle is not None and launch["disconnect_requested_at"] is None:
-        # Every event pushes the idle deadline out (never past the overall deadline).
-        idle_due = last_received + timedelta(seconds=idle)
-        deadline = launch["deadline_at"]
-        values["due_at"] = idle_due if deadline is None else min(deadline, idle_due)
-    # Bookkeeping always; the state only forward. A completed launch still turns failed
-    # when an error that came before its end arrives late (delivery is unordered); a
-    # launch whose termination failed may still end by itself.
-    connection.execute(update(launches).where(launches.c.id == launch["id"]).values(**values))
-    ending = (PENDING, RUNNING, TERMINATION_FAILED)
-    allowed_from = {
-        RUNNING: (PENDING,),
-        COMPLETED: ending,
-        TERMINATED: ending,
-        TIMED_OUT: ending,
-        FAILED: (*ending, COMPLETED),
-    }[state]
-    moved: dict[str, Any] = {"state": state}
-    if state in TERMINAL_STATES:
-        moved["due_at"] = None
-    connection.execute(
-        update(launches)
-        .where(launches.c.id == launch["id"], launches.c.state.in_(allowed_from))
-        .values(**moved)
-    )
-
-
 def _one(engine: Engine, condition: Any) -> RowMapping | None:
     with read_connection(engine) as connection:
         return connection.execute(select(launches).where(condition)).mappings().first()
+
+
+class LaunchStore(Store):
+    """The launches, for async callers: each method runs its query in a worker thread."""
+
+    async def insert(self, new: NewLaunch) -> tuple[RowMapping, bool]:
+        """Record a launch (see :func:`insert_launch`): the stored row, and whether new."""
+        return await self._run(insert_launch, new)
+
+    async def get(self, launch_id: str) -> RowMapping | None:
+        """One launch by id."""
+        return await self._run(get_launch, launch_id)
+
+    async def event_summary(self, launch_id: str) -> tuple[dict[str, int], RowMapping | None]:
+        """Event counts by kind, and the latest event (history order) of a launch."""
+        return await self._run(event_summary, launch_id)
+
+    async def mark_launched(self, launch_id: str, execution_id: str, now: datetime) -> None:
+        """The platform started the execution: remember its id; the launch is running."""
+        await self._run(mark_launched, launch_id, execution_id, now)
+
+    async def mark_launch_failed(
+        self, launch_id: str, code: str | None, reason: str, now: datetime
+    ) -> None:
+        """The platform refused the launch; it stays visible with the reason."""
+        await self._run(mark_launch_failed, launch_id, code, reason, now)
+
+    async def note_reason(self, launch_id: str, reason: str, now: datetime) -> None:
+        """Record why a launch is where it is without changing its state."""
+        await self._run(note_reason, launch_id, reason, now)
+
+    async def set_conversation(self, launch_id: str, conversation_id: str, now: datetime) -> bool:
+        """Remember the conversation a launch runs in (once); True when it was new."""
+        return await self._run(set_conversation, launch_id, conversation_id, now)
+
+    async def refresh(
+        self,
+        *,
+        launch_ids: Iterable[str] = (),
+        execution_ids: Iterable[str] = (),
+        conversation_ids: Iterable[str] = (),
+        now: datetime,
+    ) -> list[str]:
+        """Attribute events to the launches these keys name and move their state forward
+        (storage.tracking.refresh); the ids of the launches looked at."""
+        return await self._run(
+            refresh,
+            launch_ids=launch_ids,
+            execution_ids=execution_ids,
+            conversation_ids=conversation_ids,
+            now=now,
+        )
+
+    # Last: in the class body after it, ``list`` names this method.
+    async def list(
+        self, where: LaunchFilter, *, after: tuple[datetime, str] | None = None, limit: int = 100
+    ) -> Sequence[RowMapping]:
+        """Launches, newest first, older than the cursor position."""
+        return await self._run(list_launches, where, after=after, limit=limit)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.errors import SchemaNotReady, StorageUnavailable
+from storage.store import Store
 
 
 def _script_location() -> Path:
@@ -68,3 +69,11 @@ def check_ready(engine: Engine) -> str:
             "run `flowtrack migrate`"
         )
     return current
+
+
+class SchemaStore(Store):
+    """The schema's readiness, for async callers (checked in a worker thread)."""
+
+    async def check_ready(self) -> str:
+        """The current revision; raises when the database is down or not migrated."""
+        return await self._run(check_ready)

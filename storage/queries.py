@@ -1,4 +1,4 @@
-"""Read queries over stored events and dead letters (Core statements, run in threads)."""
+"""Read queries over stored events and dead letters; :class:`EventStore` runs them in threads."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import Engine, Select, select, tuple_
 from sqlalchemy.engine import RowMapping
 
 from storage.engine import read_connection
+from storage.store import Store
 from storage.tables import DeadLetter, Event
 
 events = Event.__table__  # type: ignore[attr-defined]
@@ -67,3 +68,19 @@ def list_dead_letters(
 def _fetch(engine: Engine, statement: Select[Any]) -> Sequence[RowMapping]:
     with read_connection(engine) as connection:
         return connection.execute(statement).mappings().all()
+
+
+class EventStore(Store):
+    """Stored events and dead letters, for async callers (queries in a worker thread)."""
+
+    async def list(
+        self, where: EventFilter, *, after: tuple[datetime, int] | None = None, limit: int = 100
+    ) -> Sequence[RowMapping]:
+        """Events in history order (occurredAt, then arrival), after the cursor position."""
+        return await self._run(list_events, where, after=after, limit=limit)
+
+    async def list_dead_letters(
+        self, *, before: int | None = None, limit: int = 100
+    ) -> Sequence[RowMapping]:
+        """Dead letters, newest first, older than the cursor id."""
+        return await self._run(list_dead_letters, before=before, limit=limit)

@@ -28,14 +28,13 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, exists, or_, select, tuple_
 
 from storage.engine import read_connection, write_transaction
-from storage.launches import STATES, TERMINAL_STATES
+from storage.store import Store
 from storage.tables import DeadLetter, Event, Launch
+from storage.vocabulary import TERMINAL_STATES, UNFINISHED_STATES
 
 events = Event.__table__  # type: ignore[attr-defined]
 launches = Launch.__table__  # type: ignore[attr-defined]
 dead_letters = DeadLetter.__table__  # type: ignore[attr-defined]
-
-UNFINISHED = tuple(state for state in STATES if state not in TERMINAL_STATES)
 
 #: Where an events pass stands: the (occurred_at, id) of the last event it looked at.
 Position = tuple[datetime, int]
@@ -122,7 +121,7 @@ def delete_old_dead_letters(engine: Engine, *, cutoff: datetime, limit: int) -> 
 
 def _not_of_unfinished_launch() -> list[Any]:
     def unfinished(*match: Any) -> Any:
-        return exists().where(launches.c.state.in_(UNFINISHED), *match)
+        return exists().where(launches.c.state.in_(UNFINISHED_STATES), *match)
 
     unattributed = events.c.launch_id.is_(None)
     return [
@@ -148,3 +147,29 @@ def _lockable(statement: Any, engine: Engine) -> Any:
     if engine.dialect.name == "postgresql":
         return statement.with_for_update(skip_locked=True)
     return statement
+
+
+class RetentionStore(Store):
+    """Retention's deletions, for async callers: each one batch, in a worker thread."""
+
+    async def delete_old_events(
+        self, *, cutoff: datetime, after: Position | None, limit: int
+    ) -> EventBatch:
+        """Delete the old events among the next ``limit`` in history order after ``after``."""
+        return await self._run(delete_old_events, cutoff=cutoff, after=after, limit=limit)
+
+    async def delete_finished_launches(
+        self, *, cutoff: datetime, now: datetime, keep_stopped_since: datetime, limit: int
+    ) -> int:
+        """Delete up to ``limit`` finished launches last touched before ``cutoff``."""
+        return await self._run(
+            delete_finished_launches,
+            cutoff=cutoff,
+            now=now,
+            keep_stopped_since=keep_stopped_since,
+            limit=limit,
+        )
+
+    async def delete_old_dead_letters(self, *, cutoff: datetime, limit: int) -> int:
+        """Delete up to ``limit`` dead letters received before ``cutoff``."""
+        return await self._run(delete_old_dead_letters, cutoff=cutoff, limit=limit)

@@ -17,7 +17,9 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from storage.engine import read_connection, write_transaction
-from storage.launches import TERMINATION_FAILED, launches
+from storage.launches import launches
+from storage.store import Store
+from storage.vocabulary import TERMINATION_FAILED
 
 
 def claim_due(
@@ -75,7 +77,7 @@ def claim_one(
         )
 
 
-def release(engine: Engine, launch_id: str, owner: str, **values: Any) -> None:
+def release(engine: Engine, /, launch_id: str, owner: str, **values: Any) -> None:
     """Give a claimed launch back, updating ``values`` (e.g. the next due time)."""
     with write_transaction(engine) as connection:
         connection.execute(
@@ -112,3 +114,35 @@ def stopped_keys(engine: Engine, *, since: datetime) -> list[tuple[str, str | No
             )
         ).all()
     return [(row[0], row[1], row[2]) for row in rows]
+
+
+class SweepStore(Store):
+    """The sweep's claims and stop list, for async callers (queries in a worker thread)."""
+
+    async def claim_due(
+        self, *, now: datetime, owner: str, lease_seconds: int, limit: int
+    ) -> Sequence[RowMapping]:
+        """Claim up to ``limit`` launches whose due time has passed, oldest due first."""
+        return await self._run(
+            claim_due, now=now, owner=owner, lease_seconds=lease_seconds, limit=limit
+        )
+
+    async def claim_one(
+        self, launch_id: str, *, now: datetime, owner: str, lease_seconds: int
+    ) -> RowMapping | None:
+        """Claim one launch now (on request), unless another process holds it."""
+        return await self._run(
+            claim_one, launch_id, now=now, owner=owner, lease_seconds=lease_seconds
+        )
+
+    async def release(self, launch_id: str, owner: str, **values: Any) -> None:
+        """Give a claimed launch back, updating ``values`` (e.g. the next due time)."""
+        await self._run(release, launch_id, owner, **values)
+
+    async def give_up(self, launch_id: str, owner: str, *, error: str, now: datetime) -> None:
+        """Termination kept failing: the launch shows termination_failed."""
+        await self._run(give_up, launch_id, owner, error=error, now=now)
+
+    async def stopped_keys(self, *, since: datetime) -> list[tuple[str, str | None, str | None]]:
+        """(launch, execution, conversation) ids of launches told to stop since ``since``."""
+        return await self._run(stopped_keys, since=since)

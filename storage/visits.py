@@ -34,15 +34,38 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-DATA_ACTION = "data_action"
-PLATFORM = "platform"
-CHECKPOINT_TYPES = frozenset({"milestone", "outcome"})
+from storage.vocabulary import (
+    CHECKPOINT_TYPES,
+    COMPLETE,
+    DATA_ACTION,
+    ERROR,
+    ERRORED,
+    EXITED,
+    MISSING_ENTER,
+    MISSING_EXIT,
+    NODE_ENTER,
+    NODE_EXIT,
+    NODE_KINDS,
+    OPEN,
+    PLATFORM,
+)
 
-EXITED = "exited"
-ERRORED = "errored"
-OPEN = "open"
-MISSING_ENTER = "missing_enter"
-MISSING_EXIT = "missing_exit"
+__all__ = [
+    "CHECKPOINT_TYPES",
+    "DATA_ACTION",
+    "ERRORED",
+    "EXITED",
+    "MISSING_ENTER",
+    "MISSING_EXIT",
+    "OPEN",
+    "PLATFORM",
+    "Fact",
+    "Step",
+    "Walk",
+    "choose_family",
+    "family",
+    "is_node_event",
+]
 
 
 class Fact(Protocol):
@@ -83,18 +106,16 @@ def is_node_event(kind: str, node_id: str | None, node_type: str | None) -> bool
     """True for the events that describe a node visit (subject to the source choice)."""
     if node_id is None:
         return False
-    if kind == "error":
+    if kind == ERROR:
         return True
-    return kind in ("node_enter", "node_exit") and node_type not in CHECKPOINT_TYPES
+    return kind in NODE_KINDS and node_type not in CHECKPOINT_TYPES
 
 
 def choose_family(facts: Iterable[Fact]) -> str | None:
     """The family whose node events a history uses (None: it has no node events)."""
     chosen = None
     for fact in facts:
-        if fact.kind in ("node_enter", "node_exit") and is_node_event(
-            fact.kind, fact.node_id, fact.node_type
-        ):
+        if fact.kind in NODE_KINDS and is_node_event(fact.kind, fact.node_id, fact.node_type):
             if fact.source == DATA_ACTION:
                 return DATA_ACTION
             chosen = PLATFORM
@@ -157,15 +178,15 @@ class Walk:
             if self.node_family is not None and family(fact.source) != self.node_family:
                 return
             assert node is not None
-            if kind == "node_enter":
+            if kind == NODE_ENTER:
                 self._enter(fact, node, position)
-            elif kind == "node_exit":
+            elif kind == NODE_EXIT:
                 self._exit(fact, node, position)
             else:
                 self._error(fact, node, position)
             return
         self._point(fact, position)
-        if kind == "complete":
+        if kind == COMPLETE:
             for visit in list(self._open.values()):
                 self._close(visit, position, MISSING_EXIT)
 
@@ -257,7 +278,7 @@ class Walk:
 
     def _point(self, fact: Fact, position: Any) -> Step:
         kind = fact.kind
-        if kind in ("node_enter", "node_exit") and fact.node_type in CHECKPOINT_TYPES:
+        if kind in NODE_KINDS and fact.node_type in CHECKPOINT_TYPES:
             kind = str(fact.node_type)  # the platform reports no enter for these
         step = Step(
             kind,

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import anyio.to_thread
 from sqlalchemy import Engine
 
 from storage.checkpoint import WalCheckpointer
@@ -116,6 +117,10 @@ class EventWriter:
             self._thread = None
             if self._checkpointer is not None:
                 self._checkpointer.close(timeout)
+
+    async def aclose(self) -> None:
+        """:meth:`close`, waited for in a worker thread (from the event loop)."""
+        await anyio.to_thread.run_sync(self.close)
 
     async def write(
         self,
