@@ -384,7 +384,7 @@ class Settings:
             "OAuth client (client credentials grant) flowtrack launches flows with. Without "
             "it flowtrack only receives (launching answers 503).",
         ),
-        Setting("GENESYS_CLIENT_SECRET", _text, "", "Its secret.", secret=True),
+        Setting("GENESYS_CLIENT_SECRET", _text, "", "The OAuth client's secret.", secret=True),
         Setting(
             "GENESYS_REGION",
             _region,
@@ -564,3 +564,25 @@ def declarations() -> tuple[Setting[Any], ...]:
         else:
             found.append(declaration)
     return tuple(found)
+
+
+def configuration_table() -> str:
+    """The README's configuration table (markdown), one row per declared variable."""
+    rows = ["| Variable | Default | Description |", "|---|---|---|"]
+    for setting in declarations():
+        default = f"`{setting.default}`" if setting.default else "\N{EN DASH}"
+        described = (
+            "**Secret**: never shown in logs or error messages. " if setting.secret else ""
+        ) + setting.help
+        cell = described.replace("|", "\\|").replace("\n", " ")
+        rows.append(f"| `{setting.variable}` | {default} | {cell} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    """``python -m receiver.settings``: print the table to paste into the README."""
+    print(configuration_table())
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,14 @@ from dataclasses import fields
 
 import pytest
 
-from receiver.settings import Setting, Settings, SettingsError, declarations
+from receiver.settings import (
+    Setting,
+    Settings,
+    SettingsError,
+    configuration_table,
+    declarations,
+    main,
+)
 from tests.conftest import CALLBACK_TOKEN, WEBHOOK_SECRET
 
 SECURE = {"FLOWTRACK_CALLBACK_TOKENS": CALLBACK_TOKEN, "FLOWTRACK_INSECURE_API": "1"}
@@ -239,3 +246,24 @@ def test_genesys_variables_that_need_each_other_are_checked_together(
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({**SECURE, **environ})
     assert caught.value.problems == [complaint]
+
+
+def test_every_declared_setting_is_a_row_of_the_configuration_table() -> None:
+    rows = configuration_table().splitlines()
+    assert rows[:2] == ["| Variable | Default | Description |", "|---|---|---|"]
+    assert len(rows) == 2 + len(declarations())
+    for row, setting in zip(rows[2:], declarations(), strict=True):
+        assert row.startswith(f"| `{setting.variable}` | ")
+        assert setting.help in row
+        assert ("**Secret**" in row) == setting.secret
+
+
+def test_the_table_shows_defaults_as_written_and_a_dash_when_unset() -> None:
+    rows = {row.split(" | ")[0]: row for row in configuration_table().splitlines()}
+    assert "| `1048576` |" in rows["| `FLOWTRACK_MAX_BODY_BYTES`"]
+    assert "| \N{EN DASH} |" in rows["| `FLOWTRACK_RETENTION_DAYS`"]
+
+
+def test_python_m_receiver_settings_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    main()
+    assert capsys.readouterr().out == configuration_table() + "\n"
