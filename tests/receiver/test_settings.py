@@ -1,4 +1,5 @@
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
@@ -267,3 +268,14 @@ def test_the_table_shows_defaults_as_written_and_a_dash_when_unset() -> None:
 def test_python_m_receiver_settings_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     main()
     assert capsys.readouterr().out == configuration_table() + "\n"
+
+
+def test_readme_configuration_table_is_generated_from_the_declarations() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- settings:start -->", "<!-- settings:end -->"
+    assert start in readme and end in readme, f"README.md needs {start} and {end} lines"
+    block = readme.split(start, 1)[1].split(end, 1)[0]
+    assert block.strip() == configuration_table().strip(), (
+        "README.md's configuration table is out of date: run `python -m receiver.settings` "
+        f"and paste its output between {start} and {end}"
+    )
