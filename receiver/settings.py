@@ -251,7 +251,17 @@ def _database_url(raw: str) -> URL:
     try:
         return database_url(raw)
     except InvalidDatabaseURL as exc:
-        raise ValueError(str(exc)) from exc
+        # storage quotes a URL it cannot parse: its password must not reach the logs.
+        hidden = _without_password(raw)
+        raise ValueError(str(exc).replace(repr(raw), repr(hidden)).replace(raw, hidden)) from exc
+
+
+def _without_password(url: str) -> str:
+    """``url`` with what stands between its user name and its (last) ``@`` starred out."""
+    userinfo, at, host = url.rpartition("@")
+    scheme, slashes, credentials = userinfo.rpartition("//")
+    user, colon, _ = credentials.partition(":")
+    return f"{scheme}{slashes}{user}:***@{host}" if at and colon else url
 
 
 def _flow_timeouts(raw: str) -> dict[str, int]:
@@ -297,7 +307,8 @@ class Settings:
         _database_url,
         DEFAULT_DATABASE_URL,
         "`sqlite:///path/file.db` (relative to the working directory; `sqlite:////abs/path.db` "
-        "for absolute) or `postgresql://user:pass@host:5432/db` (`postgres://` also accepted).",
+        "for absolute) or `postgresql://user:pass@host:5432/db` (`postgres://` also accepted). "
+        "An error message never shows its password.",
     )
     sqlite_synchronous: Literal["full", "normal"] = _setting(
         "SQLITE_SYNCHRONOUS",

@@ -249,6 +249,18 @@ def test_genesys_variables_that_need_each_other_are_checked_together(
     assert caught.value.problems == [complaint]
 
 
+@pytest.mark.parametrize(
+    "url", ["postgresql//flowtrack:hunter22@db/flowtrack", "flowtrack:hunter22@db:5432/flowtrack"]
+)
+def test_an_unreadable_database_url_is_quoted_without_its_password(url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**SECURE, "FLOWTRACK_DATABASE_URL": url})
+    [problem] = caught.value.problems
+    assert problem.startswith("FLOWTRACK_DATABASE_URL: not a database URL:")
+    assert "flowtrack:***@db" in problem
+    assert "hunter22" not in problem
+
+
 def test_every_declared_setting_is_a_row_of_the_configuration_table() -> None:
     rows = configuration_table().splitlines()
     assert rows[:2] == ["| Variable | Default | Description |", "|---|---|---|"]
