@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from receiver.ingest.dedupe import dedupe_key  # noqa: E402
-from receiver.launches.service import uuid7  # noqa: E402
+from receiver.launches.ids import uuid7  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrations import upgrade  # noqa: E402
 from storage.records import EventRecord  # noqa: E402

@@ -6,18 +6,16 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import httpx
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from receiver.genesys import GenesysClient
 from receiver.ingest import endpoint as callbacks
 from receiver.ingest.credentials import CallbackCredentials
 from receiver.jobs.retention import Retention, RetentionPolicy
+from receiver.jobs.scheduler import JobScheduler
 from receiver.launches.service import LaunchService
 from receiver.launches.stops import StopList
 from receiver.launches.sweep import Sweeper, SweepPolicy
@@ -30,7 +28,13 @@ from receiver.web.access import ApiKeys
 from receiver.web.responses import EXCEPTION_HANDLERS
 from storage.engine import make_engine
 from storage.errors import StorageError
-from storage.migrations import check_ready
+from storage.flows import FlowStore
+from storage.history import HistoryStore
+from storage.launches import LaunchStore
+from storage.migrations import SchemaStore
+from storage.queries import EventStore
+from storage.retention import RetentionStore
+from storage.sweeps import SweepStore
 from storage.writer import EventWriter
 
 log = logging.getLogger("flowtrack.app")
@@ -65,7 +69,8 @@ def create_app(settings: Settings) -> FlowtrackApp:
             # In the background, the writer's checkpointer copies the log back instead.
             sqlite_wal_autocheckpoint=0 if background_checkpoints else 1000,
         )
-        tracker = LaunchTracker(engine)
+        launch_store, sweep_store = LaunchStore(engine), SweepStore(engine)
+        tracker = LaunchTracker(launch_store)
         writer = EventWriter(
             engine,
             max_batch_events=settings.writer_max_batch_events,
@@ -77,7 +82,7 @@ def create_app(settings: Settings) -> FlowtrackApp:
         )
         genesys = GenesysClient(settings.genesys, http) if settings.genesys else None
         launches = LaunchService(
-            engine,
+            launch_store,
             writer,
             tracker,
             genesys,
@@ -86,56 +91,26 @@ def create_app(settings: Settings) -> FlowtrackApp:
             flow_timeouts=settings.flow_timeouts,
             idle_timeout_seconds=settings.idle_timeout_seconds,
         )
-        stops = StopList(engine)
+        stops = StopList(sweep_store)
         sweeper = Sweeper(
-            engine,
+            launch_store,
+            sweep_store,
             writer,
             tracker,
             stops,
             genesys,
-            SweepPolicy(
-                batch_size=settings.sweep_batch_size,
-                claim_seconds=settings.sweep_claim_seconds,
-                confirm_seconds=settings.sweep_confirm_seconds,
-                max_attempts=settings.termination_max_attempts,
-            ),
+            SweepPolicy.from_settings(settings),
         )
-        scheduler = AsyncIOScheduler(timezone=UTC)
+        retention_policy = RetentionPolicy.from_settings(settings)
+        retention = (
+            Retention(RetentionStore(engine), retention_policy) if retention_policy else None
+        )
+        jobs = JobScheduler.from_settings(settings, sweeper=sweeper, retention=retention)
+        schema = SchemaStore(engine)
         writer.start()
         tracker.start()
         stops.start()
-        if settings.sweep_enabled:
-            scheduler.add_job(
-                sweeper.sweep,
-                "interval",
-                seconds=settings.sweep_interval_seconds,
-                id="sweep",
-                max_instances=1,
-                coalesce=True,
-                next_run_time=datetime.now(UTC),
-            )
-        retention = None
-        if settings.retention_days is not None:
-            retention = Retention(
-                engine,
-                RetentionPolicy(
-                    days=settings.retention_days,
-                    batch_size=settings.retention_batch_size,
-                    # A run that cannot finish leaves the rest to the next one.
-                    budget_seconds=settings.retention_interval_seconds / 2,
-                ),
-            )
-            scheduler.add_job(
-                retention.run,
-                "interval",
-                seconds=settings.retention_interval_seconds,
-                id="retention",
-                max_instances=1,
-                coalesce=True,
-                next_run_time=datetime.now(UTC),
-            )
-        if scheduler.get_jobs():
-            scheduler.start()
+        jobs.start()
         app.state.services = Services(
             settings=settings,
             engine=engine,
@@ -148,13 +123,18 @@ def create_app(settings: Settings) -> FlowtrackApp:
             launches=launches,
             stops=stops,
             sweeper=sweeper,
+            launch_store=launch_store,
+            event_store=EventStore(engine),
+            history_store=HistoryStore(engine),
+            flow_store=FlowStore(engine),
+            schema_store=schema,
         )
         background: list[asyncio.Task[object]] = []
         if settings.register_on_start:
             # In the background: it waits for Genesys and for the registration lock.
             background.append(asyncio.create_task(register_on_startup(settings, genesys, engine)))
         try:
-            revision = await run_in_threadpool(check_ready, engine)
+            revision = await schema.check_ready()
         except StorageError as exc:
             # Keep serving: /readyz says what is wrong, and it may heal (database restart).
             log.warning(str(exc), extra={"action": "app.not_ready"})
@@ -173,15 +153,11 @@ def create_app(settings: Settings) -> FlowtrackApp:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            # Let an in-flight sweep finish, then stop scheduling.
-            await sweeper.close()
-            if retention is not None:
-                await retention.close()
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
+            # Let in-flight sweeps and retention finish, then stop scheduling.
+            await jobs.stop()
             await stops.stop()
             await launches.close()
-            await run_in_threadpool(writer.close)
+            await writer.aclose()
             await tracker.settled_or_timeout(5)
             await tracker.stop()
             await http.aclose()

@@ -12,6 +12,11 @@ from receiver.ingest.credentials import CallbackCredentials
 from receiver.launches.tracker import LaunchTracker
 from receiver.settings import Settings
 from receiver.web.access import ApiKeys
+from storage.flows import FlowStore
+from storage.history import HistoryStore
+from storage.launches import LaunchStore
+from storage.migrations import SchemaStore
+from storage.queries import EventStore
 from storage.writer import EventWriter
 
 if TYPE_CHECKING:  # the launch handlers import this module
@@ -22,7 +27,11 @@ if TYPE_CHECKING:  # the launch handlers import this module
 
 @dataclass(frozen=True)
 class Services:
-    """Everything a request handler may use; built once per app start."""
+    """Everything a request handler may use; built once per app start.
+
+    The stores are the database for handlers (each query awaited, run in a thread);
+    ``engine`` is the same database, for what no store offers.
+    """
 
     settings: Settings
     engine: Engine
@@ -33,6 +42,11 @@ class Services:
     launches: LaunchService
     stops: StopList
     sweeper: Sweeper
+    launch_store: LaunchStore
+    event_store: EventStore
+    history_store: HistoryStore
+    flow_store: FlowStore
+    schema_store: SchemaStore
 
 
 def services(request: Request) -> Services:

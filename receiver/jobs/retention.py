@@ -14,17 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
-
+from receiver.jobs.job import Job
 from receiver.launches.stops import REMEMBER
-from storage import retention as store
+from receiver.settings import Settings
 from storage.errors import StorageError
+from storage.retention import Position, RetentionStore
 
 log = logging.getLogger("flowtrack.retention")
 T = TypeVar("T")
@@ -39,6 +38,18 @@ class RetentionPolicy:
     budget_seconds: float = 1800.0
     min_pause_seconds: float = 0.05
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetentionPolicy | None:
+        """The policy ``FLOWTRACK_RETENTION_*`` set; None: retention is off."""
+        if settings.retention_days is None:
+            return None
+        return cls(
+            days=settings.retention_days,
+            batch_size=settings.retention_batch_size,
+            # A run that cannot finish leaves the rest to the next one.
+            budget_seconds=settings.retention_interval_seconds / 2,
+        )
+
 
 @dataclass
 class RetentionReport:
@@ -51,35 +62,28 @@ class RetentionReport:
     complete: bool = False
 
 
-class Retention:
+class Retention(Job[RetentionReport]):
     """Runs retention passes (the scheduled job)."""
 
-    def __init__(self, engine: Engine, policy: RetentionPolicy) -> None:
-        self._engine = engine
+    name = "retention"
+
+    def __init__(self, store: RetentionStore, policy: RetentionPolicy) -> None:
+        super().__init__(RetentionReport)
+        self._store = store
         self._policy = policy
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._closing = False
         self._pause = 0.0
 
-    async def run(self, now: datetime | None = None) -> RetentionReport:
+    async def _run(self, report: RetentionReport, now: datetime) -> None:
         """Delete what is older than the period, until done or out of time."""
-        report = RetentionReport()
-        if self._closing:
-            return report
-        self._idle.clear()
         self._pause = 0.0
         started = time.monotonic()
-        now = now or datetime.now(UTC)
         cutoff = now - timedelta(days=self._policy.days)
         try:
             report.complete = await self._pass(report, cutoff, now, started)
         except StorageError as exc:
             # Nothing is lost: the next run starts over from what is left.
             log.warning(str(exc), extra={"action": "retention.failed", **report.__dict__})
-            return report
-        finally:
-            self._idle.set()
+            return
         log.info(
             "retention run",
             extra={
@@ -89,23 +93,17 @@ class Retention:
                 "ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
-        return report
-
-    async def close(self) -> None:
-        """Start no new batch and wait for the one in flight."""
-        self._closing = True
-        await self._idle.wait()
 
     async def _pass(
         self, report: RetentionReport, cutoff: datetime, now: datetime, started: float
     ) -> bool:
         """One pass over the three tables; False when it stopped before the end."""
-        engine, limit = self._engine, self._policy.batch_size
+        store, limit = self._store, self._policy.batch_size
         deadline = started + self._policy.budget_seconds
-        after: store.Position | None = None
+        after: Position | None = None
         while await self._may_continue(deadline):
             batch = await self._batch(
-                store.delete_old_events, engine, cutoff=cutoff, after=after, limit=limit
+                store.delete_old_events(cutoff=cutoff, after=after, limit=limit)
             )
             report.events += batch.deleted
             report.batches += 1
@@ -116,12 +114,9 @@ class Retention:
             return False
         while await self._may_continue(deadline):
             deleted = await self._batch(
-                store.delete_finished_launches,
-                engine,
-                cutoff=cutoff,
-                now=now,
-                keep_stopped_since=now - REMEMBER,
-                limit=limit,
+                store.delete_finished_launches(
+                    cutoff=cutoff, now=now, keep_stopped_since=now - REMEMBER, limit=limit
+                )
             )
             report.launches += deleted
             report.batches += 1
@@ -130,25 +125,23 @@ class Retention:
         else:
             return False
         while await self._may_continue(deadline):
-            deleted = await self._batch(
-                store.delete_old_dead_letters, engine, cutoff=cutoff, limit=limit
-            )
+            deleted = await self._batch(store.delete_old_dead_letters(cutoff=cutoff, limit=limit))
             report.dead_letters += deleted
             report.batches += 1
             if deleted < limit:
                 return True
         return False
 
-    async def _batch(self, function: Callable[..., T], *args: Any, **keywords: Any) -> T:
+    async def _batch(self, deletion: Awaitable[T]) -> T:
         begun = time.monotonic()
         try:
-            return await run_in_threadpool(function, *args, **keywords)
+            return await deletion
         finally:
             # Ingestion gets three times as long as the batch held the database.
             self._pause = max(3 * (time.monotonic() - begun), self._policy.min_pause_seconds)
 
     async def _may_continue(self, deadline: float) -> bool:
-        if self._closing or time.monotonic() >= deadline:
+        if self.closing or time.monotonic() >= deadline:
             return False
         await asyncio.sleep(self._pause)
-        return not self._closing
+        return not self.closing

@@ -16,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from receiver.errors import FlowtrackError, InvalidRequest, NotFound, Unavailable
 from receiver.genesys import GenesysClient
@@ -28,9 +26,9 @@ from receiver.genesys.errors import (
 from receiver.ingest.dedupe import dedupe_key
 from receiver.launches.ids import new_launch_id
 from receiver.launches.tracker import LaunchTracker
-from storage import launches as store
-from storage.launches import NewLaunch
+from storage.launches import LaunchStore, NewLaunch
 from storage.records import EventRecord
+from storage.vocabulary import FLOWTRACK, START
 from storage.writer import EventWriter
 
 log = logging.getLogger("flowtrack.launches")
@@ -98,7 +96,7 @@ class LaunchService:
 
     def __init__(
         self,
-        engine: Engine,
+        launches: LaunchStore,
         writer: EventWriter,
         tracker: LaunchTracker,
         genesys: GenesysClient | None,
@@ -108,7 +106,7 @@ class LaunchService:
         flow_timeouts: Mapping[str, int] | None = None,
         idle_timeout_seconds: int | None = None,
     ) -> None:
-        self._engine = engine
+        self._launches = launches
         self._writer = writer
         self._tracker = tracker
         self._genesys = genesys
@@ -132,7 +130,7 @@ class LaunchService:
                 "launching needs FLOWTRACK_GENESYS_CLIENT_ID and FLOWTRACK_GENESYS_CLIENT_SECRET"
             )
         new = self._new_launch(order, idempotency_key)
-        row, created = await run_in_threadpool(store.insert_launch, self._engine, new)
+        row, created = await self._launches.insert(new)
         if not created:
             return await self.describe(row["id"]), False
         input_data = dict(orjson.loads(new.input_data) if new.input_data else {})
@@ -148,11 +146,11 @@ class LaunchService:
             await self._refused(new.id, exc)
             raise  # unreachable: _refused raises
         now = datetime.now(UTC)
-        await run_in_threadpool(store.mark_launched, self._engine, new.id, launched.id, now)
+        await self._launches.mark_launched(new.id, launched.id, now)
         start = EventRecord(
             dedupe_key("launch", new.id),
-            "start",
-            "flowtrack",
+            START,
+            FLOWTRACK,
             now,
             now,
             new.id,
@@ -180,10 +178,10 @@ class LaunchService:
 
     async def describe(self, launch_id: str) -> LaunchView:
         """The launch with its event counts and its latest event."""
-        row = await run_in_threadpool(store.get_launch, self._engine, launch_id)
+        row = await self._launches.get(launch_id)
         if row is None:
             raise LaunchNotFound(f"no launch {launch_id!r}")
-        counts, last = await run_in_threadpool(store.event_summary, self._engine, launch_id)
+        counts, last = await self._launches.event_summary(launch_id)
         return LaunchView(row, counts, last)
 
     async def _refused(self, launch_id: str, exc: GenesysError) -> None:
@@ -192,12 +190,10 @@ class LaunchService:
         if unknown:
             # The platform may or may not have started it: keep it pending, say why.
             reason = f"launch outcome unknown: {exc.message}"
-            await run_in_threadpool(store.note_reason, self._engine, launch_id, reason, now)
+            await self._launches.note_reason(launch_id, reason, now)
         else:
             reason = exc.message
-            await run_in_threadpool(
-                store.mark_launch_failed, self._engine, launch_id, exc.genesys_code, reason, now
-            )
+            await self._launches.mark_launch_failed(launch_id, exc.genesys_code, reason, now)
         log.warning(
             reason,
             extra={
@@ -221,8 +217,8 @@ class LaunchService:
             return
         if execution.conversation_id:
             now = datetime.now(UTC)
-            learned = await run_in_threadpool(
-                store.set_conversation, self._engine, launch_id, execution.conversation_id, now
+            learned = await self._launches.set_conversation(
+                launch_id, execution.conversation_id, now
             )
             if learned:
                 self._tracker.notice_launch(launch_id)

@@ -14,13 +14,10 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
-
 from receiver.jobs.task import BackgroundTask
 from storage.errors import StorageError
 from storage.records import EventRecord
-from storage.sweeps import stopped_keys
+from storage.sweeps import SweepStore
 
 log = logging.getLogger("flowtrack.stops")
 
@@ -35,8 +32,8 @@ class StopList(BackgroundTask):
 
     task_name = "flowtrack-stops"
 
-    def __init__(self, engine: Engine, *, refresh_seconds: float = 2.0) -> None:
-        self._engine = engine
+    def __init__(self, sweeps: SweepStore, *, refresh_seconds: float = 2.0) -> None:
+        self._sweeps = sweeps
         self._refresh_seconds = refresh_seconds
         self._keys: set[str] = set()
 
@@ -60,7 +57,7 @@ class StopList(BackgroundTask):
     async def reload(self) -> None:
         """Read the current list from the database."""
         since = datetime.now(UTC) - REMEMBER
-        rows = await run_in_threadpool(stopped_keys, self._engine, since=since)
+        rows = await self._sweeps.stopped_keys(since=since)
         self._keys = {key for row in rows for key in row if key}
 
     async def _run(self) -> None:

@@ -13,7 +13,10 @@ pending confirmation) and, for each:
 
 Platform errors never stop a sweep: the launch is retried on later sweeps with backoff,
 and after ``max_attempts`` it shows ``termination_failed``. Every decision is recorded in
-the launch's history as a ``flowtrack`` event.
+the launch's history as a ``flowtrack`` event (receiver.launches.own_events).
+
+The sweep is a scheduled job (receiver.jobs); a termination asked for through the API
+takes the same steps for one launch at once.
 """
 
 from __future__ import annotations
@@ -28,29 +31,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-from sqlalchemy import Engine
 from sqlalchemy.engine import RowMapping
-from starlette.concurrency import run_in_threadpool
 
 from receiver.errors import Conflict, NotFound
 from receiver.genesys import GenesysClient
 from receiver.genesys.errors import GenesysError, GenesysNotFound
 from receiver.genesys.execution import ExecutionStatus, FlowExecution
-from receiver.ingest.dedupe import dedupe_key
+from receiver.jobs.job import Job
+from receiver.launches.own_events import status_events, sweep_event
 from receiver.launches.stops import StopList
 from receiver.launches.tracker import LaunchTracker
-from storage import launches as store
-from storage import sweeps
+from receiver.settings import Settings
 from storage.errors import StorageError
-from storage.records import EventRecord
+from storage.launches import LaunchStore
+from storage.sweeps import SweepStore
+from storage.vocabulary import COMPLETE, ERROR, TERMINAL_STATES, TERMINATED, TIMED_OUT
 from storage.writer import EventWriter
 
 log = logging.getLogger("flowtrack.sweep")
 
-TIMED_OUT = "timed_out"
 NO_CONVERSATION = "no conversation to disconnect: the flow is answered 'stop' at its next callback"
-TERMINATED = "terminated"
 
 
 class UnknownLaunch(NotFound):
@@ -77,6 +77,16 @@ class SweepPolicy:
     backoff_max_seconds: float = 300.0
     concurrency: int = 10
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SweepPolicy:
+        """The policy ``FLOWTRACK_SWEEP_*`` and ``FLOWTRACK_TERMINATION_*`` set."""
+        return cls(
+            batch_size=settings.sweep_batch_size,
+            claim_seconds=settings.sweep_claim_seconds,
+            confirm_seconds=settings.sweep_confirm_seconds,
+            max_attempts=settings.termination_max_attempts,
+        )
+
 
 @dataclass
 class SweepReport:
@@ -91,19 +101,24 @@ class SweepReport:
     gave_up: int = 0
 
 
-class Sweeper:
+class Sweeper(Job[SweepReport]):
     """Runs sweeps (the scheduled job) and on-demand terminations."""
+
+    name = "sweep"
 
     def __init__(
         self,
-        engine: Engine,
+        launches: LaunchStore,
+        sweeps: SweepStore,
         writer: EventWriter,
         tracker: LaunchTracker,
         stops: StopList,
         genesys: GenesysClient | None,
         policy: SweepPolicy,
     ) -> None:
-        self._engine = engine
+        super().__init__(SweepReport)
+        self._launches = launches
+        self._sweeps = sweeps
         self._writer = writer
         self._tracker = tracker
         self._stops = stops
@@ -111,54 +126,38 @@ class Sweeper:
         self._policy = policy
         # Unique per process, readable in the database: which replica holds a claim.
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._closing = False
 
-    async def sweep(self) -> SweepReport:
+    async def _run(self, report: SweepReport, now: datetime) -> None:
         """Claim the due launches and act on each (the scheduled job)."""
-        report = SweepReport()
-        if self._closing:
-            return report
-        self._idle.clear()
         try:
-            now = datetime.now(UTC)
-            try:
-                claimed = await run_in_threadpool(
-                    sweeps.claim_due,
-                    self._engine,
-                    now=now,
-                    owner=self.owner,
-                    lease_seconds=self._policy.claim_seconds,
-                    limit=self._policy.batch_size,
-                )
-            except StorageError as exc:
-                log.warning(str(exc), extra={"action": "sweep.claim_failed"})
-                return report
-            report.claimed = len(claimed)
-            gate = asyncio.Semaphore(self._policy.concurrency)
+            claimed = await self._sweeps.claim_due(
+                now=now,
+                owner=self.owner,
+                lease_seconds=self._policy.claim_seconds,
+                limit=self._policy.batch_size,
+            )
+        except StorageError as exc:
+            log.warning(str(exc), extra={"action": "sweep.claim_failed"})
+            return
+        report.claimed = len(claimed)
+        gate = asyncio.Semaphore(self._policy.concurrency)
 
-            async def one(launch: RowMapping) -> None:
-                async with gate:
-                    await self._handle(launch, report, requested=False)
+        async def one(launch: RowMapping) -> None:
+            async with gate:
+                await self._handle(launch, report, requested=False)
 
-            await asyncio.gather(*(one(launch) for launch in claimed))
-            if claimed:
-                log.info("sweep done", extra={"action": "sweep.done", **report.__dict__})
-            return report
-        finally:
-            self._idle.set()
+        await asyncio.gather(*(one(launch) for launch in claimed))
+        if claimed:
+            log.info("sweep done", extra={"action": "sweep.done", **report.__dict__})
 
     async def terminate(self, launch_id: str) -> None:
         """End one launch now, the way the sweep would (idempotent)."""
-        row = await run_in_threadpool(store.get_launch, self._engine, launch_id)
+        row = await self._launches.get(launch_id)
         if row is None:
             raise UnknownLaunch(f"no launch {launch_id!r}")
-        if row["state"] in store.TERMINAL_STATES or row["termination_reason"] is not None:
+        if row["state"] in TERMINAL_STATES or row["termination_reason"] is not None:
             return  # already ended, or already being ended
-        claimed = await run_in_threadpool(
-            sweeps.claim_one,
-            self._engine,
+        claimed = await self._sweeps.claim_one(
             launch_id,
             now=datetime.now(UTC),
             owner=self.owner,
@@ -169,11 +168,6 @@ class Sweeper:
                 "another flowtrack process is acting on this launch right now; retry shortly"
             )
         await self._handle(claimed, SweepReport(), requested=True)
-
-    async def close(self) -> None:
-        """Start no new sweep and wait for the one in flight."""
-        self._closing = True
-        await self._idle.wait()
 
     # -- one launch ------------------------------------------------------------------
 
@@ -191,7 +185,7 @@ class Sweeper:
 
     async def _step(self, launch: RowMapping, report: SweepReport, *, requested: bool) -> None:
         now = datetime.now(UTC)
-        if launch["state"] in store.TERMINAL_STATES:
+        if launch["state"] in TERMINAL_STATES:
             await self._release(launch, due_at=None)
             return
         outcome = launch["termination_reason"] or (TERMINATED if requested else TIMED_OUT)
@@ -210,13 +204,11 @@ class Sweeper:
             return
         conversation = launch["conversation_id"] or (execution and execution.conversation_id)
         if conversation and launch["conversation_id"] is None:
-            await run_in_threadpool(
-                store.set_conversation, self._engine, launch["id"], conversation, now
-            )
+            await self._launches.set_conversation(launch["id"], conversation, now)
         if launch["termination_reason"] is None:
             await self._record(
                 launch,
-                "error",
+                ERROR,
                 "timeout",
                 now,
                 error_code=_detected_code(outcome),
@@ -229,7 +221,7 @@ class Sweeper:
         # A workflow without a conversation: nothing to call; it is told to stop.
         await self._record(
             launch,
-            "complete",
+            COMPLETE,
             "ended",
             now,
             outcome=outcome,
@@ -266,7 +258,7 @@ class Sweeper:
             await self._genesys.disconnect_conversation(conversation)
         await self._record(
             launch,
-            "error",
+            ERROR,
             f"disconnect:{attempt}",
             now,
             error_code="disconnect_requested",
@@ -293,7 +285,7 @@ class Sweeper:
     ) -> None:
         await self._record(
             launch,
-            "complete",
+            COMPLETE,
             "ended",
             now,
             outcome=outcome,
@@ -321,16 +313,14 @@ class Sweeper:
         if attempts >= self._policy.max_attempts:
             await self._record(
                 launch,
-                "error",
+                ERROR,
                 "termination_failed",
                 now,
                 error_code="termination_failed",
                 message=f"gave up after {attempts} attempts: {error}",
                 conversation=launch["conversation_id"],
             )
-            await run_in_threadpool(
-                sweeps.give_up, self._engine, launch["id"], self.owner, error=error, now=now
-            )
+            await self._sweeps.give_up(launch["id"], self.owner, error=error, now=now)
             report.gave_up += 1
             return
         delay = min(
@@ -355,88 +345,17 @@ class Sweeper:
     async def _record_status(
         self, launch: RowMapping, execution: FlowExecution, now: datetime
     ) -> None:
-        """The platform already ended the flow: record that, as genesys-api.md §13 maps it."""
-        status = execution.status.value
-        at = execution.date_completed or now
-        key = f"status:{execution.id}:{status}"
-        rows = []
-        if execution.status.is_failure:
-            error = execution.error
-            rows.append(
-                self._event(
-                    launch,
-                    "error",
-                    key + ":error",
-                    at,
-                    source="status_poll",
-                    error_code=(error.code if error else None) or status,
-                    message=(error.message if error else None) or execution.completion_reason,
-                    conversation=execution.conversation_id,
-                    raw=execution.raw,
-                )
-            )
-        outcome = {"COMPLETED": "completed", "TERMINATED": TERMINATED}.get(status, "failed")
-        rows.append(
-            self._event(
-                launch,
-                "complete",
-                key,
-                at,
-                source="status_poll",
-                outcome=outcome,
-                message=execution.completion_reason,
-                conversation=execution.conversation_id,
-                raw=execution.raw,
-            )
-        )
-        await self._writer.write(rows)
+        """The platform already ended the flow: record that (own_events.status_events)."""
+        await self._writer.write(status_events(launch, execution, now))
 
     async def _record(
         self, launch: RowMapping, kind: str, what: str, now: datetime, **fields: Any
     ) -> None:
-        await self._writer.write(
-            [self._event(launch, kind, f"sweep:{launch['id']}:{what}", now, **fields)]
-        )
-
-    def _event(
-        self,
-        launch: RowMapping,
-        kind: str,
-        key: str,
-        at: datetime,
-        *,
-        source: str = store.OWN_SOURCE,
-        outcome: str | None = None,
-        error_code: str | None = None,
-        message: str | None = None,
-        conversation: str | None = None,
-        raw: Any = None,
-    ) -> EventRecord:
-        body = raw if raw is not None else {"action": key.split(":")[-1], "message": message}
-        return EventRecord(
-            dedupe_key(key),
-            kind,
-            source,
-            at,
-            datetime.now(UTC),
-            launch["id"],
-            launch["flow_execution_id"],
-            conversation or launch["conversation_id"],
-            launch["flow_id"],
-            launch["flow_version"],
-            None,
-            None,
-            None,
-            None,
-            outcome,
-            error_code,
-            message,
-            orjson.dumps(body).decode(),
-        )
+        await self._writer.write([sweep_event(launch, kind, what, now, **fields)])
 
     async def _release(self, launch: RowMapping, **values: Any) -> None:
         values.setdefault("updated_at", datetime.now(UTC))
-        await run_in_threadpool(sweeps.release, self._engine, launch["id"], self.owner, **values)
+        await self._sweeps.release(launch["id"], self.owner, **values)
         self._tracker.notice_launch(launch["id"])
 
 

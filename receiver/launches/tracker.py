@@ -2,7 +2,7 @@
 
 The writer tells the tracker which correlation keys each commit stored; the tracker
 coalesces them and, in a worker thread, attributes the events to launches and moves the
-launches' state forward (storage.launches.refresh). A failed refresh keeps its keys for
+launches' state forward (storage.tracking.refresh). A failed refresh keeps its keys for
 the next round, so a database hiccup delays tracking but loses nothing.
 """
 
@@ -14,12 +14,9 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
-
 from receiver.jobs.task import BackgroundTask
 from storage.errors import StorageError
-from storage.launches import refresh
+from storage.launches import LaunchStore
 from storage.records import EventRecord
 
 log = logging.getLogger("flowtrack.tracker")
@@ -31,10 +28,14 @@ class LaunchTracker(BackgroundTask):
     task_name = "flowtrack-tracker"
 
     def __init__(
-        self, engine: Engine, *, retry_seconds: float = 1.0, interval_seconds: float = 0.05
+        self,
+        launches: LaunchStore,
+        *,
+        retry_seconds: float = 1.0,
+        interval_seconds: float = 0.05,
     ) -> None:
         """``interval_seconds``: the least time between two refreshes."""
-        self._engine = engine
+        self._launches = launches
         self._retry_seconds = retry_seconds
         self._interval_seconds = interval_seconds
         self._launch_ids: set[str] = set()
@@ -81,9 +82,7 @@ class LaunchTracker(BackgroundTask):
             execution_ids, self._execution_ids = self._execution_ids, set()
             conversation_ids, self._conversation_ids = self._conversation_ids, set()
             try:
-                await run_in_threadpool(
-                    refresh,
-                    self._engine,
+                await self._launches.refresh(
                     launch_ids=launch_ids,
                     execution_ids=execution_ids,
                     conversation_ids=conversation_ids,

@@ -10,7 +10,7 @@ from receiver.app import create_app
 from receiver.jobs.retention import Retention, RetentionPolicy
 from receiver.serving.server import running_server
 from receiver.settings import SettingsError
-from storage.retention import events
+from storage.retention import RetentionStore, events
 from tests.conftest import READ_KEY, settings_for
 from tests.storage.test_retention import (
     NOW,
@@ -41,7 +41,9 @@ async def test_a_run_deletes_in_batches_and_says_what_it_deleted(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     running = old_and_recent(engine)
-    job = Retention(engine, RetentionPolicy(days=30, batch_size=2, min_pause_seconds=0))
+    job = Retention(
+        RetentionStore(engine), RetentionPolicy(days=30, batch_size=2, min_pause_seconds=0)
+    )
     with caplog.at_level(logging.INFO, logger="flowtrack.retention"):
         report = await job.run(now=NOW)
     assert (report.events, report.launches, report.dead_letters) == (5, 2, 1)
@@ -56,18 +58,18 @@ async def test_a_run_deletes_in_batches_and_says_what_it_deleted(
 
 async def test_a_run_out_of_time_leaves_the_rest_to_the_next(engine: Engine) -> None:
     old_and_recent(engine)
-    hurried = Retention(engine, RetentionPolicy(days=30, budget_seconds=0))
+    hurried = Retention(RetentionStore(engine), RetentionPolicy(days=30, budget_seconds=0))
     report = await hurried.run(now=NOW)
     assert not report.complete
     assert count(engine, events) == 10
-    report = await Retention(engine, RetentionPolicy(days=30)).run(now=NOW)
+    report = await Retention(RetentionStore(engine), RetentionPolicy(days=30)).run(now=NOW)
     assert report.complete
     assert count(engine, events) == 5
 
 
 async def test_a_closed_job_deletes_nothing(engine: Engine) -> None:
     old_and_recent(engine)
-    job = Retention(engine, RetentionPolicy(days=30))
+    job = Retention(RetentionStore(engine), RetentionPolicy(days=30))
     await job.close()
     assert (await job.run(now=NOW)).events == 0
     assert count(engine, events) == 10
