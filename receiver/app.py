@@ -113,7 +113,6 @@ def create_app(settings: Settings) -> FlowtrackApp:
         jobs.start()
         app.state.services = Services(
             settings=settings,
-            engine=engine,
             writer=writer,
             callback_credentials=CallbackCredentials.from_settings(settings),
             api_keys=ApiKeys(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
 from starlette.requests import Request
 
 from receiver.ingest.credentials import CallbackCredentials
+from receiver.launches.service import LaunchService
+from receiver.launches.stops import StopList
+from receiver.launches.sweep import Sweeper
 from receiver.launches.tracker import LaunchTracker
 from receiver.settings import Settings
 from receiver.web.access import ApiKeys
@@ -19,22 +20,15 @@ from storage.migrations import SchemaStore
 from storage.queries import EventStore
 from storage.writer import EventWriter
 
-if TYPE_CHECKING:  # the launch handlers import this module
-    from receiver.launches.service import LaunchService
-    from receiver.launches.stops import StopList
-    from receiver.launches.sweep import Sweeper
-
 
 @dataclass(frozen=True)
 class Services:
     """Everything a request handler may use; built once per app start.
 
-    The stores are the database for handlers (each query awaited, run in a thread);
-    ``engine`` is the same database, for what no store offers.
+    The stores are the database for handlers: each query awaited, run in a thread.
     """
 
     settings: Settings
-    engine: Engine
     writer: EventWriter
     callback_credentials: CallbackCredentials
     api_keys: ApiKeys

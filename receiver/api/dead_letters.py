@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import orjson
 from pydantic import Field, WithJsonSchema
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,7 +22,6 @@ from receiver.web.operations import (
 )
 from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
-from storage.queries import list_dead_letters
 
 
 class DeadLetter(WireModel):
@@ -75,7 +73,7 @@ async def get_dead_letters(request: Request) -> Response:
     limit = query.values.limit
     before = query.scalar_cursor(int)
     query.check()
-    rows = await run_in_threadpool(list_dead_letters, found.engine, before=before, limit=limit + 1)
+    rows = await found.event_store.list_dead_letters(before=before, limit=limit + 1)
     return JSONResponse(
         page(rows, limit, lambda row: render(DeadLetter.of(row)), lambda last: last["id"])
     )

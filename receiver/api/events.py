@@ -7,11 +7,9 @@ from typing import Annotated, Any
 
 import orjson
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from receiver.ingest.canonical import KINDS
 from receiver.resources import services
 from receiver.web.models import RequestModel, Timestamp, WireModel, one_of, raw_json, render
 from receiver.web.models import timestamp as timestamp_text
@@ -25,11 +23,8 @@ from receiver.web.operations import (
 )
 from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
-from storage.queries import EventFilter, list_events
-
-# Where each source is set: receiver.ingest.canonical, receiver.ingest.payloads
-# (notification, eventbridge), storage.launches.OWN_SOURCE and the sweep (status_poll).
-EVENT_SOURCES = ("data_action", "notification", "eventbridge", "flowtrack", "status_poll")
+from storage.queries import EventFilter
+from storage.vocabulary import KINDS, SOURCES
 
 
 class Event(WireModel):
@@ -38,7 +33,7 @@ class Event(WireModel):
     id: int = Field(description="Arrival order.")
     kind: str = one_of(KINDS, "What happened.")
     source: str = one_of(
-        EVENT_SOURCES,
+        SOURCES,
         "Who reported it: a flow's data action, a notification (WebSocket), EventBridge, "
         "flowtrack itself, or flowtrack's status poll of the platform.",
     )
@@ -138,9 +133,7 @@ async def get_events(request: Request) -> Response:
     )
     after = query.position_cursor(int)
     query.check()
-    rows = await run_in_threadpool(
-        list_events, found.engine, where, after=after, limit=asked.limit + 1
-    )
+    rows = await found.event_store.list(where, after=after, limit=asked.limit + 1)
     return JSONResponse(
         page(
             rows,

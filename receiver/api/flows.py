@@ -7,12 +7,10 @@ computes over ``[since, until)``.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -31,16 +29,12 @@ from receiver.web.operations import (
 )
 from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
-from storage import launches as launch_store
-from storage.flowruns import RUN_SHARDS, count_runs, merge_runs
-from storage.flows import FlowSummary, flow_known, list_flows
+from storage.flows import FlowSummary
 from storage.flowstats import FlowStats as Computed
 from storage.flowstats import (
-    assemble,
-    count_launches,
     percentile,
-    sample_durations,
 )
+from storage.vocabulary import STATES
 
 
 class FlowNotFound(NotFound):
@@ -55,7 +49,7 @@ _ByState = Annotated[
     dict[str, _Count],
     Field(
         description="Launches by state (every state, 0 when none).",
-        json_schema_extra={"propertyNames": {"enum": list(launch_store.STATES)}},
+        json_schema_extra={"propertyNames": {"enum": list(STATES)}},
     ),
 ]
 
@@ -79,7 +73,7 @@ class Flow(WireModel):
             flow_id=flow.flow_id,
             events=flow.events,
             launches=flow.launches,
-            launches_by_state=dict.fromkeys(launch_store.STATES, 0) | flow.launches_by_state,
+            launches_by_state=dict.fromkeys(STATES, 0) | flow.launches_by_state,
             last_event_at=flow.last_event_at,
             last_launch_at=flow.last_launch_at,
             last_seen_at=max(seen) if seen else None,
@@ -226,7 +220,7 @@ async def get_flows(request: Request) -> Response:
     limit = query.values.limit
     after = query.scalar_cursor(str)
     query.check()
-    flows = await run_in_threadpool(list_flows, found.engine, after=after, limit=limit + 1)
+    flows = await found.flow_store.list(after=after, limit=limit + 1)
     return JSONResponse(page(flows, limit, flow_json, lambda last: last.flow_id))
 
 
@@ -253,22 +247,9 @@ async def get_flow_stats(request: Request) -> Response:
     if since is not None and until is not None and until <= since:
         query.problems.append({"field": "until", "problem": "must be later than since"})
     query.check()
-    if not await run_in_threadpool(flow_known, found.engine, flow_id):
+    if not await found.flow_store.known(flow_id):
         raise FlowNotFound(f"no event or launch of flow {flow_id!r}")
-    # Independent passes (the first in shards), each in its own thread and connection:
-    # the database works on them side by side.
-    engine = found.engine
-    shards, durations, launched = await asyncio.gather(
-        asyncio.gather(
-            *(
-                run_in_threadpool(count_runs, engine, flow_id, since, until, shard)
-                for shard in RUN_SHARDS
-            )
-        ),
-        run_in_threadpool(sample_durations, engine, flow_id, since, until),
-        run_in_threadpool(count_launches, engine, flow_id, since, until),
-    )
-    stats = assemble(flow_id, merge_runs(shards), durations, launched)
+    stats = await found.flow_store.stats(flow_id, since=since, until=until)
     return JSONResponse(render(FlowStats.of(stats, since, until)))
 
 

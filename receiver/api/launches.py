@@ -7,13 +7,11 @@ from typing import Annotated, Any
 
 import orjson
 from pydantic import ConfigDict, Field, StrictInt, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.api.events import Event
 from receiver.api.refusals import refusal_failures, refusal_status
-from receiver.ingest.canonical import KINDS
 from receiver.launches.service import (
     GenesysNotConfigured,
     InvalidLaunch,
@@ -49,8 +47,8 @@ from receiver.web.operations import (
 )
 from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
-from storage import launches as store
-from storage.launches import STATES, LaunchFilter
+from storage.launches import LaunchFilter
+from storage.vocabulary import KINDS, STATES
 
 MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
 _Seconds = Annotated[StrictInt, Field(ge=1, le=MAX_TIMEOUT_SECONDS)]
@@ -340,9 +338,7 @@ async def get_launches(request: Request) -> Response:
     limit = asked.limit
     after = query.position_cursor(str)
     query.check()
-    rows = await run_in_threadpool(
-        store.list_launches, found.engine, where, after=after, limit=limit + 1
-    )
+    rows = await found.launch_store.list(where, after=after, limit=limit + 1)
     return JSONResponse(
         page(
             rows, limit, launch_json, lambda last: [timestamp_text(last["created_at"]), last["id"]]

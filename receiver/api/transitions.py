@@ -11,11 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from receiver.api.events import EVENT_SOURCES
 from receiver.errors import NotFound
 from receiver.fields import parse_timestamp
 from receiver.launches.service import LaunchNotFound
@@ -32,9 +30,9 @@ from receiver.web.operations import (
 )
 from receiver.web.pagination import MAX_LIMIT, Query, encode_cursor
 from receiver.web.responses import JSONResponse
-from storage import launches as launch_store
-from storage.history import Resume, TransitionPage, launch_transitions, transitions
-from storage.visits import DATA_ACTION, PLATFORM, Step
+from storage.history import Resume, TransitionPage
+from storage.visits import Step
+from storage.vocabulary import DATA_ACTION, PLATFORM, SOURCES, STATES
 
 
 class ConversationNotFound(NotFound):
@@ -64,7 +62,7 @@ class PathStep(WireModel):
     )
     error_code: str | None
     error_message: str | None
-    source: str = one_of(EVENT_SOURCES)
+    source: str = one_of(SOURCES)
     flow_id: str | None
     event_ids: list[int] = Field(description="Its events.")
 
@@ -113,7 +111,7 @@ class LaunchPath(PathPage):
 
     launch_id: str
     flow_id: str
-    state: str = one_of(launch_store.STATES)
+    state: str = one_of(STATES)
     flow_execution_id: str | None
     conversation_id: str | None
 
@@ -158,8 +156,8 @@ async def get_launch_transitions(request: Request) -> Response:
     found = services(request)
     launch_id = request.path_params["launch_id"]
     limit, resume = _page_params(request)
-    launch, page = await run_in_threadpool(
-        launch_transitions, found.engine, launch_id, limit=limit, resume=resume
+    launch, page = await found.history_store.launch_transitions(
+        launch_id, limit=limit, resume=resume
     )
     if launch is None:
         raise LaunchNotFound(f"no launch {launch_id!r}")
@@ -193,8 +191,8 @@ async def get_conversation_transitions(request: Request) -> Response:
     found = services(request)
     conversation_id = request.path_params["conversation_id"]
     limit, resume = _page_params(request)
-    page = await run_in_threadpool(
-        transitions, found.engine, "conversation_id", conversation_id, limit=limit, resume=resume
+    page = await found.history_store.transitions(
+        "conversation_id", conversation_id, limit=limit, resume=resume
     )
     if page is None:
         raise ConversationNotFound(f"no events of conversation {conversation_id!r}")

@@ -10,18 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
-from pydantic import Field
 from starlette.types import Receive, Scope, Send
 
 from receiver.errors import BadRequest, TooLarge, UnsupportedMedia
-from receiver.ingest.canonical import ALIASES, ID_LENGTH, KINDS, NAME_LENGTH
+from receiver.ingest.answer import CallbackAnswer
+from receiver.ingest.canonical import CanonicalEvent
 from receiver.ingest.credentials import CallbackUnauthorized
 from receiver.ingest.notifications import SUPPORTED_TOPICS
 from receiver.ingest.payloads import MAX_BATCH, UninterpretableBody, read_payload
 from receiver.resources import Services
-from receiver.web.models import WireModel, one_of, render
+from receiver.web.models import render
 from receiver.web.operations import (
-    JSON,
     PROBLEMS,
     STORAGE_UNAVAILABLE,
     Component,
@@ -51,79 +50,6 @@ class MalformedJSON(BadRequest):
 
     code = "malformed_json"
 
-
-def _optional_text(description: str, max_length: int) -> JSON:
-    # Architect sends "" for unset variables, and numbers where strings are expected.
-    return {
-        "type": ["string", "number", "null"],
-        "maxLength": max_length,
-        "description": description + " Empty or null counts as absent.",
-    }
-
-
-CANONICAL_EVENT = Component(
-    "CanonicalEvent",
-    {
-        "type": "object",
-        "description": "What a flow's Call Data Action step sends. Unknown fields are kept "
-        "in the stored raw payload.",
-        "properties": {
-            "event": string("What happened.", enum=[*KINDS, *ALIASES]),
-            "eventType": string("The seed tutorials' name for `event`.", enum=[*KINDS, *ALIASES]),
-            "eventId": _optional_text(
-                "Unique per event: retries with the same id are stored once.", NAME_LENGTH
-            ),
-            "launchId": _optional_text("The launch id the flow got as input.", ID_LENGTH),
-            "flowExecutionId": _optional_text("The flow execution id.", ID_LENGTH),
-            "executionId": _optional_text("Alias of `flowExecutionId`.", ID_LENGTH),
-            "conversationId": _optional_text("The conversation id.", ID_LENGTH),
-            "flowId": _optional_text("The flow id.", ID_LENGTH),
-            "flowVersion": _optional_text("The flow version.", 64),
-            "nodeId": _optional_text("The node (step) id.", NAME_LENGTH),
-            "nodeType": _optional_text("The node type.", NAME_LENGTH),
-            "nodeName": _optional_text("The node name.", NAME_LENGTH),
-            "outputPath": _optional_text("The path the node left by.", NAME_LENGTH),
-            "errorCode": _optional_text("The error code.", NAME_LENGTH),
-            "message": _optional_text("The error message.", 8192),
-            "errorMessage": _optional_text("Alias of `message`.", 8192),
-            "outcome": _optional_text("On `complete`: `completed`, `failed`, `terminated`.", 64),
-            "occurredAt": {
-                "description": "When it happened: ISO-8601 (no offset means UTC) or epoch "
-                "milliseconds, between 2000 and 2100; when absent, the time of arrival.",
-                "anyOf": [
-                    string(format="date-time"),
-                    {"type": "integer"},
-                    {"type": "null"},
-                    {"const": ""},
-                ],
-            },
-            "attributes": {"type": ["object", "null"], "description": "Anything else."},
-        },
-        "examples": [
-            {
-                "event": "node_enter",
-                "eventId": "4711-lookup-enter",
-                "launchId": "0b6f2c1e-7d35-4c5e-9a0e-4f1f5d2f8a11",
-                "flowId": "7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37",
-                "flowVersion": "3.0",
-                "nodeId": "act-lookup",
-                "nodeType": "Action",
-                "nodeName": "Look up customer",
-                "occurredAt": "2026-03-02T10:15:00.120Z",
-            }
-        ],
-        "allOf": [
-            {"anyOf": [{"required": ["event"]}, {"required": ["eventType"]}]},
-            {
-                "description": "At least one correlation key.",
-                "anyOf": [
-                    {"required": [name]}
-                    for name in ("launchId", "flowExecutionId", "executionId", "conversationId")
-                ],
-            },
-        ],
-    },
-)
 
 NOTIFICATION = Component(
     "NotificationMessage",
@@ -168,24 +94,13 @@ CALLBACK_BODY = Component(
         "description": "One canonical event, a batch of them, a notification message or "
         "an EventBridge envelope.",
         "anyOf": [
-            CANONICAL_EVENT,
-            {"type": "array", "items": CANONICAL_EVENT, "minItems": 1, "maxItems": MAX_BATCH},
+            CanonicalEvent,
+            {"type": "array", "items": CanonicalEvent, "minItems": 1, "maxItems": MAX_BATCH},
             NOTIFICATION,
             EVENTBRIDGE,
         ],
     },
 )
-
-
-class CallbackAnswer(WireModel):
-    """The callback's 200 body; a registered data action's output (its success schema)."""
-
-    accepted: int = Field(description="Events stored now.", ge=0)
-    duplicates: int = Field(description="Events stored before (or twice in the body).", ge=0)
-    command: str = one_of(
-        ("continue", "stop"),
-        "`stop` once flowtrack has timed out or terminated the launch: the flow should end itself.",
-    )
 
 
 class CallbackEndpoint:

@@ -1,5 +1,9 @@
 """What flowtrack registers in Genesys, as data, and how a registered resource differs.
 
+The action's contract is derived from the callback's own models
+(``receiver.ingest.canonical.CanonicalEvent`` in, ``receiver.ingest.answer.CallbackAnswer``
+out), so the endpoint and what Genesys is told about it cannot drift apart.
+
 No I/O here (genesys-api.md §10 for the fields). A flow's Call Data Action step supplies
 the canonical callback body (README "Canonical callback") as input; Genesys POSTs it as
 JSON to flowtrack's callback endpoint with the token from the integration's credential,
@@ -15,6 +19,9 @@ import hmac
 import os
 from typing import Any, Final
 
+from receiver.ingest.answer import CallbackAnswer
+from receiver.ingest.canonical import CanonicalEvent
+
 INTEGRATION_NAME: Final = "flowtrack"
 CREDENTIAL_NAME: Final = "flowtrack callback token"
 CREDENTIAL_TYPE: Final = "userDefined"
@@ -26,6 +33,9 @@ TOKEN_FIELD: Final = "token"  # noqa: S105 - a field name, not a secret
 ACTION_NAME: Final = "flowtrack — report flow event"
 ACTION_CATEGORY: Final = "flowtrack"
 CALLBACK_PATH: Final = "/webhooks/genesys"
+ANSWER_FIELDS: Final = tuple(
+    info.alias or name for name, info in CallbackAnswer.model_fields.items()
+)
 TIMEOUT_SECONDS: Final = 10
 
 NOTES: Final = (
@@ -36,56 +46,56 @@ NOTES: Final = (
 _FINGERPRINT_LABEL: Final = "token fingerprint: "
 _FINGERPRINT_ROUNDS: Final = 100_000
 
-_TEXT_INPUTS: Final = {
-    "eventId": "Unique id of this report; a retried report with the same id is stored once",
+#: Where a flow author needs more than the callback's own description (Architect hints).
+_ARCHITECT_HINTS: Final = {
+    "event": "start, node_enter, node_exit, error or complete",
     "launchId": "flowtrack's launch id: Flow.flowtrackLaunchId",
-    "flowExecutionId": "The flow execution id",
-    "conversationId": "The conversation id, for flows that have one",
-    "flowId": "The flow's id",
-    "flowVersion": "The flow's version",
-    "nodeId": "Id of the step being reported",
-    "nodeType": "Type of the step, e.g. CallData",
-    "nodeName": "Name of the step",
-    "outputPath": "The output path the step left by",
-    "errorCode": "Error code (error events)",
-    "message": "Error or free-text message",
-    "outcome": "How the flow ended (complete events)",
     "occurredAt": "When it happened, ISO-8601 UTC: GetCurrentDateTimeUtc()",
 }
+_ABSENT_NOTE: Final = " Empty or null counts as absent."
 
-#: The action's ``contract``: the canonical callback body in, the callback's 200 body out.
-ACTION_CONTRACT: Final[dict[str, Any]] = {
-    "input": {
-        "inputSchema": {
-            "$schema": "http://json-schema.org/draft-04/schema#",
-            "title": "flowtrack flow event",
-            "type": "object",
-            "required": ["event"],
-            "properties": {
-                "event": {
-                    "type": "string",
-                    "description": "start, node_enter, node_exit, error or complete",
-                },
-                **{k: {"type": "string", "description": d} for k, d in _TEXT_INPUTS.items()},
-                "attributes": {"type": "object", "description": "Anything else to keep"},
-            },
-            "additionalProperties": True,
+
+def _contract() -> dict[str, Any]:
+    """The action's ``contract`` (draft-04, as Genesys takes it): the canonical callback
+    body in, the callback's 200 body out, both derived from their models."""
+    inputs = {
+        name: {
+            "type": "object" if name == "attributes" else "string",
+            "description": _ARCHITECT_HINTS.get(name, text.removesuffix(_ABSENT_NOTE)),
         }
-    },
-    "output": {
-        "successSchema": {
-            "$schema": "http://json-schema.org/draft-04/schema#",
-            "title": "flowtrack answer",
-            "type": "object",
-            "properties": {
-                "accepted": {"type": "integer", "description": "Events stored now"},
-                "duplicates": {"type": "integer", "description": "Events already stored"},
-                "command": {"type": "string", "description": "continue, or stop: end the flow"},
-            },
-            "additionalProperties": True,
+        for name, text in CanonicalEvent.inputs().items()
+    }
+    outputs = {
+        info.alias or name: {
+            "type": "integer" if info.annotation is int else "string",
+            "description": info.description or "",
         }
-    },
-}
+        for name, info in CallbackAnswer.model_fields.items()
+    }
+    return {
+        "input": {
+            "inputSchema": {
+                "$schema": "http://json-schema.org/draft-04/schema#",
+                "title": "flowtrack flow event",
+                "type": "object",
+                "required": ["event"],
+                "properties": inputs,
+                "additionalProperties": True,
+            }
+        },
+        "output": {
+            "successSchema": {
+                "$schema": "http://json-schema.org/draft-04/schema#",
+                "title": "flowtrack answer",
+                "type": "object",
+                "properties": outputs,
+                "additionalProperties": True,
+            }
+        },
+    }
+
+
+ACTION_CONTRACT: Final[dict[str, Any]] = _contract()
 
 
 def action_config(callback_url: str) -> dict[str, Any]:
@@ -104,11 +114,7 @@ def action_config(callback_url: str) -> dict[str, Any]:
             "requestTemplate": "${input.rawRequest}",
         },
         "response": {
-            "translationMap": {
-                "accepted": "$.accepted",
-                "duplicates": "$.duplicates",
-                "command": "$.command",
-            },
+            "translationMap": {name: f"$.{name}" for name in ANSWER_FIELDS},
             # A flow must not fail because an answer lacks a field: default to carry on.
             "translationMapDefaults": {
                 "accepted": "0",

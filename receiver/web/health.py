@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,7 +11,6 @@ from receiver.web.models import WireModel, one_of, render
 from receiver.web.operations import Reply, operation
 from receiver.web.responses import JSONResponse
 from storage.errors import StorageError
-from storage.migrations import check_ready
 
 
 class Alive(WireModel):
@@ -61,7 +59,7 @@ async def readyz(request: Request) -> Response:
     """The database is reachable and migrated to the revision this code expects."""
     found = services(request)
     try:
-        revision = await run_in_threadpool(check_ready, found.engine)
+        revision = await found.schema_store.check_ready()
     except StorageError as exc:
         not_ready = NotReady.model_construct(status="not_ready", reason=str(exc))
         return JSONResponse(render(not_ready), status_code=503)

@@ -379,5 +379,5 @@ async def test_callbacks_are_stored_with_background_checkpoints_on_sqlite(
         services = app.state.services
         assert services.writer._checkpointer is not None
         # No request's commit checkpoints: the writer's checkpointer does.
-        with services.engine.connect() as connection:
+        with services.event_store.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
