@@ -1,4 +1,4 @@
-"""The package layout holds: no import cycles, and the layers import one way."""
+"""The package layout holds: no import cycles, layers import one way, modules stay small."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("receiver", "storage", "sandbox")
+MAX_LINES = 400
 
 
 def _modules() -> Iterator[tuple[str, Path]]:
@@ -98,3 +99,13 @@ def test_storage_never_imports_the_receiver_and_the_sandbox_imports_neither() ->
         or (name.startswith("sandbox") and target.startswith(("receiver", "storage")))
     ]
     assert wrong == []
+
+
+def test_no_module_in_receiver_or_storage_passes_the_size_limit() -> None:
+    oversized = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for name, path in _modules()
+        if name.startswith(("receiver", "storage"))
+        and (lines := len(path.read_text().splitlines())) > MAX_LINES
+    ]
+    assert oversized == [], f"split these modules (at most {MAX_LINES} lines each)"
