@@ -32,6 +32,7 @@ from sandbox.config import SandboxConfig
 from sandbox.server import running_sandbox
 from storage.engine import make_engine
 from storage.migrations import upgrade
+from storage.vocabulary import COMPLETE, FLOWTRACK
 
 ORDER = "d3000000-0000-4000-8000-000000000001"
 BILLING = "d3000000-0000-4000-8000-000000000002"
@@ -231,9 +232,7 @@ async def _follow(
         mine = [launch for launch in listed if launch["id"] in ids]
         states = Counter(launch["state"] for launch in mine)
         events = (await api.get("/api/v1/events", params={"limit": "1000"})).json()["items"]
-        terminations = sum(
-            1 for e in events if e["source"] == "flowtrack" and e["kind"] == "complete"
-        )
+        terminations = sum(1 for e in events if e["source"] == FLOWTRACK and e["kind"] == COMPLETE)
         line = ", ".join(f"{state} {count}" for state, count in sorted(states.items()))
         out.status(
             f"  {time.monotonic() - started:5.1f} s  launches: {line}  |  events: {len(events)}"

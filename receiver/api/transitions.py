@@ -31,7 +31,7 @@ from receiver.web.operations import (
 from receiver.web.pagination import MAX_LIMIT, Query, encode_cursor
 from receiver.web.responses import JSONResponse
 from storage.history import Resume, TransitionPage
-from storage.visits import Step
+from storage.visits import Step as ComputedStep
 from storage.vocabulary import DATA_ACTION, PLATFORM, SOURCES, STATES
 
 
@@ -41,7 +41,7 @@ class ConversationNotFound(NotFound):
     code = "conversation_not_found"
 
 
-class PathStep(WireModel):
+class Step(WireModel):
     """One step of the path."""
 
     type: str = Field(
@@ -67,7 +67,7 @@ class PathStep(WireModel):
     event_ids: list[int] = Field(description="Its events.")
 
     @classmethod
-    def of(cls, step: Step) -> PathStep:
+    def of(cls, step: ComputedStep) -> Step:
         """The API's view of a computed step (every step has every field)."""
         duration = None
         if step.entered_at is not None and step.exited_at is not None:
@@ -100,7 +100,7 @@ class PathPage(WireModel):
         "platform's (null: no node events).",
         nullable=True,
     )
-    items: list[PathStep]
+    items: list[Step]
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last."
     )
@@ -200,9 +200,9 @@ async def get_conversation_transitions(request: Request) -> Response:
     return JSONResponse(render(path))
 
 
-def step_json(step: Step) -> dict[str, Any]:
+def step_json(step: ComputedStep) -> dict[str, Any]:
     """One step of a path as the API shows it."""
-    return render(PathStep.of(step))
+    return render(Step.of(step))
 
 
 def _page_fields(page: TransitionPage | None) -> dict[str, Any]:
@@ -214,7 +214,7 @@ def _page_fields(page: TransitionPage | None) -> dict[str, Any]:
         cursor = encode_cursor(
             [page.resume.node_family, timestamp(at), event_id, list(page.resume.open_nodes)]
         )
-    items = [PathStep.of(step) for step in page.steps]
+    items = [Step.of(step) for step in page.steps]
     return {"node_source": page.node_family, "items": items, "next_cursor": cursor}
 
 

@@ -18,6 +18,7 @@ from receiver.ingest.canonical import SOURCE as CANONICAL_SOURCE
 from receiver.ingest.canonical import is_canonical, read_canonical
 from receiver.ingest.notifications import is_eventbridge, is_notification, read_notification
 from storage.records import EventRecord
+from storage.vocabulary import EVENTBRIDGE, NOTIFICATION
 
 MAX_BATCH = 1000
 
@@ -86,7 +87,7 @@ def _read_item(
         return [record] if record is not None else []
     if is_notification(obj):
         return read_notification(
-            obj, path=path, source="notification", received_at=received_at, errors=errors
+            obj, path=path, source=NOTIFICATION, received_at=received_at, errors=errors
         )
     if is_eventbridge(obj):
         detail = obj.get("detail")
@@ -101,7 +102,7 @@ def _read_item(
         return read_notification(
             detail,
             path=f"{path}detail.",
-            source="eventbridge",
+            source=EVENTBRIDGE,
             received_at=received_at,
             errors=errors,
         )
