@@ -19,7 +19,6 @@ from receiver.ingest.credentials import CallbackUnauthorized
 from receiver.ingest.notifications import SUPPORTED_TOPICS
 from receiver.ingest.payloads import MAX_BATCH, UninterpretableBody, read_payload
 from receiver.resources import Services
-from receiver.web.models import render
 from receiver.web.operations import (
     PROBLEMS,
     STORAGE_UNAVAILABLE,
@@ -165,12 +164,8 @@ class CallbackEndpoint:
             await found.writer.write((), (letter,))
             raise
         result = await found.writer.write(events)
-        answer = CallbackAnswer.model_construct(
-            accepted=result.accepted,
-            duplicates=result.duplicates,
-            command=found.stops.command_for(events),
-        )
-        return orjson.dumps(render(answer))
+        command = found.stops.command_for(events)
+        return CallbackAnswer.encode(result.accepted, result.duplicates, command)
 
 
 receive_callback = operation(
