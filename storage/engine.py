@@ -6,6 +6,7 @@ Users write plain URLs (``sqlite:///path/file.db``, ``postgresql://user@host/db`
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -60,7 +61,8 @@ def make_engine(
 
     SQLite: WAL (readers never block the writer), foreign keys, a busy timeout, and
     ``synchronous`` FULL by default so that a commit survives power loss, not just a
-    crash. Transactions are begun explicitly because pysqlite's implicit BEGIN would
+    crash (on macOS FULL also sets ``fullfsync``: its plain fsync does not reach the
+    disk). Transactions are begun explicitly because pysqlite's implicit BEGIN would
     otherwise delay locking until the first write. ``sqlite_wal_autocheckpoint`` 0 keeps
     commits from checkpointing, for a process whose writer runs a
     ``storage.checkpoint.WalCheckpointer``.
@@ -96,6 +98,8 @@ def _configure_sqlite(
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        if synchronous == "full" and _fsync_is_not_enough():
+            cursor.execute("PRAGMA fullfsync=ON")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
@@ -107,6 +111,12 @@ def _configure_sqlite(
         # writes can fail at once (no busy wait) when another writer got there first.
         immediate = connection.get_execution_options().get("flowtrack_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _fsync_is_not_enough() -> bool:
+    # macOS's fsync() stops at the drive's volatile cache; only F_FULLFSYNC (SQLite's
+    # fullfsync, which also covers checkpoints) makes FULL's power-loss claim hold there.
+    return sys.platform == "darwin"
 
 
 def dedicated_connection(engine: Engine) -> Any:

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage.engine import database_url, make_engine
+from storage import engine as engine_module
+from storage.engine import SqliteSynchronous, database_url, make_engine
 from storage.errors import InvalidDatabaseURL
 
 
@@ -62,3 +63,31 @@ def test_sqlite_transactions_roll_back(tmp_path: Path) -> None:
         connection.rollback()
         assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 0
     engine.dispose()
+
+
+@pytest.mark.parametrize(("synchronous", "fullfsync"), [("full", 1), ("normal", 0)])
+def test_full_synchronous_on_macos_also_sets_fullfsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synchronous: SqliteSynchronous, fullfsync: int
+) -> None:
+    monkeypatch.setattr(engine_module, "_fsync_is_not_enough", lambda: True)
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", sqlite_synchronous=synchronous)
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA fullfsync")).scalar() == fullfsync
+    engine.dispose()
+
+
+def test_fullfsync_stays_off_where_fsync_reaches_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "_fsync_is_not_enough", lambda: False)
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", sqlite_synchronous="full")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA fullfsync")).scalar() == 0
+    engine.dispose()
+
+
+def test_only_macos_needs_fullfsync(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module.sys, "platform", "darwin")
+    assert engine_module._fsync_is_not_enough()
+    monkeypatch.setattr(engine_module.sys, "platform", "linux")
+    assert not engine_module._fsync_is_not_enough()
