@@ -23,10 +23,11 @@ variable and saying what is expected; the value of a secret setting is never ech
 from receiver.settings.catalog import Settings, SettingsError
 from receiver.settings.declaration import PREFIX, Setting, SettingGroup
 from receiver.settings.table import configuration_table, declarations, main
-from receiver.settings.values import WebhookSecret
+from receiver.settings.values import ApiKey, WebhookSecret
 
 __all__ = [
     "PREFIX",
+    "ApiKey",
     "Setting",
     "SettingGroup",
     "Settings",

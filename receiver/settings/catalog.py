@@ -23,7 +23,7 @@ from receiver.genesys.config import GenesysConfig
 from receiver.settings import values
 from receiver.settings.declaration import DECLARATION, Setting, setting, setting_group
 from receiver.settings.genesys import DEFAULT_REGION, genesys_config, region
-from receiver.settings.values import WebhookSecret
+from receiver.settings.values import ApiKey, WebhookSecret
 from storage.engine import DEFAULT_DATABASE_URL
 
 
@@ -101,11 +101,21 @@ class Settings:
         "`1` accepts unauthenticated callbacks when no token or secret is set (development "
         "only). Without it, the server refuses to start with neither configured.",
     )
-    api_keys: tuple[str, ...] = setting(
-        "API_KEYS", values.tokens, "", "Comma-separated read-write API keys.", secret=True
+    api_keys: tuple[ApiKey, ...] = setting(
+        "API_KEYS",
+        values.api_keys,
+        "",
+        "Comma-separated read-write API keys (16+ characters), each `name:KEY` or a bare "
+        "`KEY`; the audit records the name (a bare key's is `key-` and 8 hex digits of "
+        "its SHA-256).",
+        secret=True,
     )
-    api_read_keys: tuple[str, ...] = setting(
-        "API_READ_KEYS", values.tokens, "", "Comma-separated read-only API keys.", secret=True
+    api_read_keys: tuple[ApiKey, ...] = setting(
+        "API_READ_KEYS",
+        values.api_keys,
+        "",
+        "Comma-separated read-only API keys, named like `FLOWTRACK_API_KEYS`.",
+        secret=True,
     )
     insecure_api: bool = setting(
         "INSECURE_API",
@@ -304,4 +314,11 @@ class Settings:
             problems.append(
                 "FLOWTRACK_API_KEYS or FLOWTRACK_API_READ_KEYS: set at least one "
                 "(or FLOWTRACK_INSECURE_API=1 to serve the API without keys in development)"
+            )
+        shared = {key.name for key in self.api_keys} & {key.name for key in self.api_read_keys}
+        if shared:
+            problems.append(
+                "FLOWTRACK_API_KEYS and FLOWTRACK_API_READ_KEYS both name a key "
+                + ", ".join(sorted(shared))
+                + ": each name must stand for one key"
             )

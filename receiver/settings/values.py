@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -138,6 +140,42 @@ def tokens(raw: str) -> tuple[str, ...]:
             # Never echo the token itself: this message ends up in logs.
             raise ValueError("every token must be at least 16 characters long")
     return tokens
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key and the name the audit records for whoever uses it."""
+
+    name: str
+    key: str = field(repr=False)
+
+
+def key_fingerprint(key: str) -> str:
+    """The name of a key given without one: ``key-`` and 8 hex digits of its SHA-256."""
+    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+# A name before the first ":" makes a named key; any other text is a bare key.
+_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def api_keys(raw: str) -> tuple[ApiKey, ...]:
+    """``name:KEY`` or bare ``KEY`` entries, comma-separated (a bare key is named by its
+    fingerprint); names are unique."""
+    keys = []
+    for position, part in enumerate((p.strip() for p in raw.split(",") if p.strip()), 1):
+        name, colon, key = part.partition(":")
+        if not (colon and _KEY_NAME.fullmatch(name)):
+            name, key = key_fingerprint(part), part
+        if len(key.strip()) < 16:
+            # Never echo the key itself: this message ends up in logs.
+            raise ValueError(f"key #{position} must be at least 16 characters long")
+        keys.append(ApiKey(name, key.strip()))
+    names = [key.name for key in keys]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"the name {name!r} is given to more than one key")
+    return tuple(keys)
 
 
 def webhook_secrets(raw: str) -> tuple[WebhookSecret, ...]:

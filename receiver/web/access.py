@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import functools
 import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.routing import Route
 
 from receiver.errors import Forbidden, Unauthenticated
+from receiver.settings.values import ApiKey
 from receiver.web.operations import Handler, declared
 
 
@@ -27,36 +30,66 @@ class ApiForbidden(Forbidden):
     code = "forbidden"
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who made a request: the name of its API key, and whether that key may write."""
+
+    name: str
+    write: bool
+
+
+#: Who calls when the API is served without keys (``FLOWTRACK_INSECURE_API=1``).
+ANONYMOUS = Identity("anonymous", write=True)
+
+
 class ApiKeys:
     """Checks ``Authorization: Bearer <key>`` against the configured keys (constant-time)."""
 
-    def __init__(self, write: tuple[str, ...], read: tuple[str, ...], *, insecure: bool) -> None:
-        self._write = tuple(key.encode() for key in write)
-        self._read = tuple(key.encode() for key in read)
-        self._open = insecure and not write and not read
+    def __init__(self, write: Iterable[ApiKey], read: Iterable[ApiKey], *, insecure: bool) -> None:
+        self._write = tuple((key.key.encode(), key.name) for key in write)
+        self._read = tuple((key.key.encode(), key.name) for key in read)
+        self._open = insecure and not self._write and not self._read
 
-    def require(self, request: Request, *, write: bool = False) -> None:
-        """Raise unless the request carries a key allowed to read (or to write)."""
+    def require(self, request: Request, *, write: bool = False) -> Identity:
+        """The caller's identity; raises unless its key may read (or write).
+
+        The identity is also left on ``request.state.identity`` for the handler.
+        """
+        identity = self._identify(request, write=write)
+        request.state.identity = identity
+        return identity
+
+    def _identify(self, request: Request, *, write: bool) -> Identity:
         if self._open:
-            return
+            return ANONYMOUS
         authorization = request.headers.get("authorization", "")
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise ApiUnauthorized("missing API key: send 'Authorization: Bearer <key>'")
         presented = value.strip().encode()
-        if _matches(presented, self._write):
-            return
-        if _matches(presented, self._read):
+        name = _matching(presented, self._write)
+        if name is not None:
+            return Identity(name, write=True)
+        name = _matching(presented, self._read)
+        if name is not None:
             if write:
                 raise ApiForbidden("this API key is read-only; this operation needs a write key")
-            return
+            return Identity(name, write=False)
         raise ApiUnauthorized("invalid API key")
 
 
-def _matches(presented: bytes, keys: tuple[bytes, ...]) -> bool:
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(presented, key)
+def identity_of(request: Request) -> Identity:
+    """Who made the request, as the guard found it (anonymous on an unguarded route)."""
+    found = getattr(request.state, "identity", None)
+    return found if isinstance(found, Identity) else ANONYMOUS
+
+
+def _matching(presented: bytes, keys: tuple[tuple[bytes, str], ...]) -> str | None:
+    # Every key is compared, so the time taken does not say which one matched.
+    matched = None
+    for key, name in keys:
+        if hmac.compare_digest(presented, key):
+            matched = name
     return matched
 
 

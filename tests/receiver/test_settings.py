@@ -1,3 +1,4 @@
+import hashlib
 from dataclasses import fields
 from pathlib import Path
 
@@ -291,3 +292,42 @@ def test_readme_configuration_table_is_generated_from_the_declarations() -> None
         "README.md's configuration table is out of date: run `python -m receiver.settings` "
         f"and paste its output between {start} and {end}"
     )
+
+
+def test_api_keys_can_be_named_and_bare_keys_are_named_by_their_fingerprint() -> None:
+    ops, bare, reader = "o" * 20, "b" * 20, "r" * 20
+    settings = Settings.from_env(
+        {
+            **SECURE,
+            "FLOWTRACK_API_KEYS": f"ops:{ops}, {bare}",
+            "FLOWTRACK_API_READ_KEYS": f"deploy-bot:{reader}",
+        }
+    )
+    assert [(key.name, key.key) for key in settings.api_keys] == [
+        ("ops", ops),
+        (f"key-{hashlib.sha256(bare.encode()).hexdigest()[:8]}", bare),
+    ]
+    assert [key.name for key in settings.api_read_keys] == ["deploy-bot"]
+    assert ops not in repr(settings) and bare not in repr(settings.api_keys)
+
+
+def test_a_short_named_key_or_a_name_given_twice_is_refused_without_showing_keys() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {
+                **SECURE,
+                "FLOWTRACK_API_KEYS": "ops:short-key," + "ops:" + "x" * 20,
+                "FLOWTRACK_API_READ_KEYS": "ops:" + "y" * 20,
+            }
+        )
+    shown = str(caught.value)
+    assert "FLOWTRACK_API_KEYS: key #1 must be at least 16 characters long" in shown
+    assert "short-key" not in shown and "y" * 20 not in shown
+    with pytest.raises(SettingsError, match="both name a key ops"):
+        Settings.from_env(
+            {
+                **SECURE,
+                "FLOWTRACK_API_KEYS": "ops:" + "x" * 20,
+                "FLOWTRACK_API_READ_KEYS": "ops:" + "y" * 20,
+            }
+        )
