@@ -16,6 +16,7 @@ import contextlib
 import secrets
 import signal
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import replace
@@ -120,7 +121,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="flowtrack's port (8000)")
     parser.add_argument("--sandbox-port", type=int, default=8010, help="the sandbox's port (8010)")
     parser.add_argument(
-        "--database", default="flowtrack-demo.db", help="SQLite file (flowtrack-demo.db)"
+        "--database",
+        default=None,
+        help="SQLite file to keep (default: a fresh database in a temporary folder, "
+        "removed when the demo stops)",
     )
     parser.add_argument(
         "--exit-when-done", action="store_true", help="stop once every launch has ended"
@@ -136,12 +140,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace) -> int:
+    if args.database is not None:
+        return await _demo_on(args, Path(args.database))
+    # Each run starts from nothing, so what it prints is what this run did.
+    with tempfile.TemporaryDirectory(prefix="flowtrack-demo-") as folder:
+        return await _demo_on(args, Path(folder) / "flowtrack-demo.db")
+
+
+async def _demo_on(args: argparse.Namespace, path: Path) -> int:
     out = _Terminal()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    database = await asyncio.to_thread(Path(args.database).resolve)
+    database = await asyncio.to_thread(path.resolve)
     url = f"sqlite:///{database}"
     api_key = "demo-" + secrets.token_hex(12)
     token = "demo-callback-" + secrets.token_hex(12)
@@ -185,29 +197,33 @@ async def _demo(args: argparse.Namespace) -> int:
         finished = await _follow(api, launches, out, stop)
         if finished:
             await _show_results(api, launches, out)
-        out.say("")
-        out.say("Explore while it runs (Ctrl-C stops everything):")
-        out.say(f"  export KEY={api_key}")
-        for path in (
-            "/api/v1/launches",
-            f"/api/v1/launches/{launches[0]['id']}",
-            f"/api/v1/launches/{launches[0]['id']}/transitions",
-            f"/api/v1/flows/{ORDER}/stats",
-            "/api/v1/flows",
-            "/api/v1/events?limit=20",
-        ):
-            out.say(f'  curl -s -H "Authorization: Bearer $KEY" "{server.base_url}{path}"')
-        out.say(f"  {server.base_url}/docs  (the API reference)")
-        out.say(
-            f'  launch another: curl -s -X POST -H "Authorization: Bearer $KEY" '
-            f"-H 'content-type: application/json' -d '{{\"flowId\": \"{ORDER}\"}}' "
-            f"{server.base_url}/api/v1/launches"
-        )
         if not args.exit_when_done:
+            _explore(out, server.base_url, api_key, launches[0]["id"])
             await stop.wait()
         out.say("stopping …")
     out.say("stopped cleanly")
     return 0 if finished else 1
+
+
+def _explore(out: _Terminal, base_url: str, api_key: str, launch_id: str) -> None:
+    out.say("")
+    out.say("Explore while it runs (Ctrl-C stops everything):")
+    out.say(f"  export KEY={api_key}")
+    for path in (
+        "/api/v1/launches",
+        f"/api/v1/launches/{launch_id}",
+        f"/api/v1/launches/{launch_id}/transitions",
+        f"/api/v1/flows/{ORDER}/stats",
+        "/api/v1/flows",
+        "/api/v1/events?limit=20",
+    ):
+        out.say(f'  curl -s -H "Authorization: Bearer $KEY" "{base_url}{path}"')
+    out.say(f"  {base_url}/docs  (the API reference)")
+    out.say(
+        f'  launch another: curl -s -X POST -H "Authorization: Bearer $KEY" '
+        f"-H 'content-type: application/json' -d '{{\"flowId\": \"{ORDER}\"}}' "
+        f"{base_url}/api/v1/launches"
+    )
 
 
 async def _launch_all(api: httpx.AsyncClient, out: _Terminal) -> list[dict[str, Any]]:
@@ -259,11 +275,13 @@ async def _show_results(
         final = (await api.get(f"/api/v1/launches/{launch['id']}")).json()
         node = final["currentNode"]["name"] if final["currentNode"] else "—"
         out.say(
-            f"  {final['id'][:8]}  {_flow_name(final['flowId']):18} {final['state']:12} at {node}"
+            f"  {short_id(final['id'])}  {_flow_name(final['flowId']):18} {final['state']:12} "
+            f"at {node}"
         )
     sample = next(launch for launch in launches if launch["flowId"] == CALLBACK)
     out.say("")
     out.say(f"Transition history of a timed-out call ({sample['id']}):")
+    out.say(f"  {'at':12} {'step':10} {'node':22} {'duration':>9}  {'source':12} outcome")
     transitions = await api.get(f"/api/v1/launches/{sample['id']}/transitions")
     for item in transitions.json().get("items", []) if transitions.status_code == 200 else []:
         out.say("  " + _describe(item))
@@ -272,8 +290,11 @@ async def _show_results(
         body = stats.json()
         out.say("")
         out.say(f"Stats of {_flow_name(ORDER)}:")
-        by_state = {k: v for k, v in body["launches"]["byState"].items() if v}
-        out.say(f"  launches by state: {by_state}; most frequent path: {body['paths'][0]}")
+        by_state = ", ".join(f"{k} {v}" for k, v in body["launches"]["byState"].items() if v)
+        out.say(f"  launches: {by_state}")
+        if body["paths"]:
+            top = body["paths"][0]
+            out.say(f"  most frequent path ({top['runs']} runs): {' → '.join(top['nodeIds'])}")
         for node in body.get("nodes", []):
             duration = node.get("durationMs") or {}
             counts = f"entries {node.get('entries')}  exits {node.get('exits')}"
@@ -289,7 +310,17 @@ def _describe(item: dict[str, Any]) -> str:
     what = item.get("nodeName") or item.get("nodeId") or item.get("outcome") or ""
     detail = item.get("errorCode") or item.get("outcome") or item.get("message") or ""
     duration = f"{item['durationMs']} ms" if item.get("durationMs") is not None else ""
-    return f"{at[11:23]:12} {kind:10} {what:22} {duration:>9} {detail}".rstrip()
+    source = item.get("source") or ""
+    return f"{at[11:23]:12} {kind:10} {what:22} {duration:>9}  {source:12} {detail}".rstrip()
+
+
+def short_id(launch_id: str) -> str:
+    """The last 8 hex digits of a launch id: its random part.
+
+    Launch ids are UUIDv7: their first digits are a timestamp, the same for every launch
+    of one second, so the end is what tells two launches apart.
+    """
+    return launch_id.replace("-", "")[-8:]
 
 
 def _flow_name(flow_id: str) -> str:
