@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.engine import URL
@@ -108,11 +109,19 @@ def optional_url(raw: str) -> str | None:
 
 def database_url(raw: str) -> URL:
     try:
-        return storage_database_url(raw)
+        url = storage_database_url(raw)
     except InvalidDatabaseURL as exc:
         # storage quotes a URL it cannot parse: its password must not reach the logs.
         hidden = _without_password(raw)
         raise ValueError(str(exc).replace(repr(raw), repr(hidden)).replace(raw, hidden)) from exc
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if path and path != ":memory:" and not path.startswith("file:"):
+        # SQLite would fail at the first connection with "unable to open database file",
+        # which names neither the file nor the folder.
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            raise ValueError(f"the folder of the SQLite file, {folder}, does not exist")
+    return url
 
 
 def _without_password(url: str) -> str:
