@@ -10,13 +10,14 @@ from receiver.api import events as api
 from receiver.api import launches as launches_api
 from receiver.api import transitions as history
 from receiver.ingest import endpoint as callbacks
-from receiver.web import docs, health
+from receiver.web import docs, health, index
 from receiver.web.access import route
 
 CALLBACK_PATH = "/webhooks/genesys"
 
 # {name:id}: any text but "/" and NUL (receiver.web.openapi.StoredId).
 ROUTES = [
+    route("/", index.get_index, "GET"),
     route("/healthz", health.healthz, "GET"),
     route("/readyz", health.readyz, "GET"),
     route("/openapi.json", docs.get_openapi, "GET"),

@@ -75,5 +75,5 @@ async def get_dead_letters(request: Request) -> Response:
     query.check()
     rows = await found.event_store.list_dead_letters(before=before, limit=limit + 1)
     return JSONResponse(
-        page(rows, limit, lambda row: render(DeadLetter.of(row)), lambda last: last["id"])
+        page(rows, limit, lambda row: render(DeadLetter.of(row)), lambda last: last["id"], query)
     )

@@ -140,5 +140,6 @@ async def get_events(request: Request) -> Response:
             asked.limit,
             event_json,
             lambda last: [timestamp_text(last["occurred_at"]), last["id"]],
+            query,
         )
     )

@@ -341,7 +341,11 @@ async def get_launches(request: Request) -> Response:
     rows = await found.launch_store.list(where, after=after, limit=limit + 1)
     return JSONResponse(
         page(
-            rows, limit, launch_json, lambda last: [timestamp_text(last["created_at"]), last["id"]]
+            rows,
+            limit,
+            launch_json,
+            lambda last: [timestamp_text(last["created_at"]), last["id"]],
+            query,
         )
     )
 

@@ -28,7 +28,7 @@ from receiver.web.operations import (
     operation,
     string,
 )
-from receiver.web.pagination import MAX_LIMIT, Query, encode_cursor
+from receiver.web.pagination import MAX_LIMIT, Query
 from receiver.web.responses import JSONResponse
 from storage.history import Resume, TransitionPage
 from storage.visits import Step as ComputedStep
@@ -155,7 +155,7 @@ async def get_launch_transitions(request: Request) -> Response:
     """``GET /api/v1/launches/{launch_id}/transitions``: the launch's path (its events)."""
     found = services(request)
     launch_id = request.path_params["launch_id"]
-    limit, resume = _page_params(request)
+    limit, resume, query = _page_params(request)
     launch, page = await found.history_store.launch_transitions(
         launch_id, limit=limit, resume=resume
     )
@@ -167,7 +167,7 @@ async def get_launch_transitions(request: Request) -> Response:
         state=launch["state"],
         flow_execution_id=launch["flow_execution_id"],
         conversation_id=launch["conversation_id"],
-        **_page_fields(page),
+        **_page_fields(page, query),
     )
     return JSONResponse(render(path))
 
@@ -190,13 +190,15 @@ async def get_conversation_transitions(request: Request) -> Response:
     """``GET /api/v1/conversations/{conversation_id}/transitions``: its events' path."""
     found = services(request)
     conversation_id = request.path_params["conversation_id"]
-    limit, resume = _page_params(request)
+    limit, resume, query = _page_params(request)
     page = await found.history_store.transitions(
         "conversation_id", conversation_id, limit=limit, resume=resume
     )
     if page is None:
         raise ConversationNotFound(f"no events of conversation {conversation_id!r}")
-    path = ConversationPath.model_construct(conversation_id=conversation_id, **_page_fields(page))
+    path = ConversationPath.model_construct(
+        conversation_id=conversation_id, **_page_fields(page, query)
+    )
     return JSONResponse(render(path))
 
 
@@ -205,21 +207,22 @@ def step_json(step: ComputedStep) -> dict[str, Any]:
     return render(Step.of(step))
 
 
-def _page_fields(page: TransitionPage | None) -> dict[str, Any]:
+def _page_fields(page: TransitionPage | None, query: Query[PathQuery]) -> dict[str, Any]:
     if page is None:  # a launch with no events yet
         return {"node_source": None, "items": [], "next_cursor": None}
     cursor = None
     if page.resume is not None:
         at, event_id = page.resume.after
-        cursor = encode_cursor(
+        cursor = query.encode(
             [page.resume.node_family, timestamp(at), event_id, list(page.resume.open_nodes)]
         )
     items = [Step.of(step) for step in page.steps]
     return {"node_source": page.node_family, "items": items, "next_cursor": cursor}
 
 
-def _page_params(request: Request) -> tuple[int, Resume | None]:
-    query: Query[PathQuery] = Query.of(request.query_params, PathQuery)
+def _page_params(request: Request) -> tuple[int, Resume | None, Query[PathQuery]]:
+    # Bound to the path: a cursor of one launch's path must not page another's.
+    query: Query[PathQuery] = Query.of(request.query_params, PathQuery, request.url.path)
     # The usual default page is 100; a path is read whole far more often than paged.
     limit = query.values.limit if request.query_params.get("limit") else MAX_LIMIT
     cursor = query.cursor()
@@ -229,7 +232,7 @@ def _page_params(request: Request) -> tuple[int, Resume | None]:
         if resume is None:
             query.reject_cursor()
     query.check()
-    return limit, resume
+    return limit, resume, query
 
 
 def _resume(cursor: Any) -> Resume | None:

@@ -1,9 +1,14 @@
-"""Query-string parsing for list endpoints: opaque cursors, limits, filters."""
+"""Query-string parsing for list endpoints: opaque cursors, limits, filters.
+
+A cursor carries a digest of the filters (and path) of the request that made it: used
+with other filters it would silently skip or repeat items, so it is refused instead.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar, get_args
@@ -41,10 +46,15 @@ class Query(Generic[M]):
     values: M
 
     @classmethod
-    def of(cls, params: QueryParams, model: type[M]) -> Query[M]:
-        """Read ``params`` as ``model`` says; problems wait for :meth:`check`."""
+    def of(cls, params: QueryParams, model: type[M], scope: str = "") -> Query[M]:
+        """Read ``params`` as ``model`` says; problems wait for :meth:`check`.
+
+        ``scope`` (e.g. the path of a launch's history) is bound into cursors with the
+        filters, so a cursor of one launch is refused for another.
+        """
         fields = model.model_fields
-        query: Query[M] = cls(params, tuple(info.alias or name for name, info in fields.items()))
+        allowed = tuple(info.alias or name for name, info in fields.items())
+        query: Query[M] = cls(params, allowed, scope)
         values: dict[str, Any] = {}
         for name, info in fields.items():
             alias = info.alias or name
@@ -60,17 +70,24 @@ class Query(Generic[M]):
                 listed = choices if isinstance(choices, list) else []
                 allowed = tuple(c for c in listed if isinstance(c, str))
                 values[name] = query.text(alias, allowed)
+        since, until = values.get("since"), values.get("until")
+        if isinstance(since, datetime) and isinstance(until, datetime) and until <= since:
+            query.problems.append({"field": "until", "problem": "must be later than since"})
         query.values = model.model_construct(**values)
         return query
 
-    def __init__(self, params: QueryParams, allowed: tuple[str, ...]) -> None:
+    def __init__(self, params: QueryParams, allowed: tuple[str, ...], scope: str = "") -> None:
         self.params = params
+        self.scope = scope
         self.problems: list[dict[str, str]] = []
         for name in params:
             if name not in allowed:
                 self.problems.append(
                     {"field": name, "problem": f"unknown parameter; allowed: {', '.join(allowed)}"}
                 )
+            elif len(params.getlist(name)) > 1:
+                # Which one would win is a guess the client should not have to make.
+                self.problems.append({"field": name, "problem": "given more than once"})
             elif any("\x00" in value for value in params.getlist(name)):
                 # PostgreSQL cannot even compare a string holding NUL.
                 self.problems.append({"field": name, "problem": "must not contain NUL characters"})
@@ -110,17 +127,45 @@ class Query(Generic[M]):
             return DEFAULT_LIMIT
         return int(value)
 
+    @property
+    def digest(self) -> str:
+        """What the request filters on (every parameter but the page's), hashed."""
+        filters = sorted(
+            (name, value)
+            for name, value in self.params.multi_items()
+            if name not in ("cursor", "limit") and value
+        )
+        return _digest(self.scope, filters)
+
     def cursor(self) -> Any:
+        """The position the ``cursor`` parameter holds (None: the first page)."""
         value = self.params.get("cursor")
         if not value:
             return None
         try:
-            return orjson.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            decoded = orjson.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
         except (binascii.Error, ValueError):
-            self.problems.append({"field": "cursor", "problem": "not a cursor this API issued"})
+            decoded = None
+        if not (isinstance(decoded, dict) and decoded.keys() == {"f", "at"}):
+            self.reject_cursor()
             return None
+        if decoded["f"] != self.digest:
+            self.problems.append(
+                {
+                    "field": "cursor",
+                    "problem": "made for other filters: page with the filters it came with, "
+                    "or start again without a cursor",
+                }
+            )
+            return None
+        return decoded["at"]
+
+    def encode(self, position: Any) -> str:
+        """A cursor for ``position``, bound to this request's filters."""
+        return encode_cursor(position, self.digest)
 
     def reject_cursor(self) -> None:
+        """Record that the cursor is not one this API issued."""
         self.problems.append({"field": "cursor", "problem": "not a cursor this API issued"})
 
     def scalar_cursor(self, kind: type[T]) -> T | None:
@@ -156,12 +201,18 @@ def page(
     limit: int,
     render: Callable[[R], Any],
     position: Callable[[R], Any],
+    query: Query[Any],
 ) -> dict[str, Any]:
-    """A list answer from ``limit + 1`` fetched rows: the items, and the next page's cursor."""
-    cursor = encode_cursor(position(rows[limit - 1])) if len(rows) > limit else None
+    """A list answer from ``limit + 1`` fetched rows: the items, and the next page's cursor
+    (bound to ``query``'s filters)."""
+    cursor = query.encode(position(rows[limit - 1])) if len(rows) > limit else None
     return {"items": [render(row) for row in rows[:limit]], "nextCursor": cursor}
 
 
-def encode_cursor(value: Any) -> str:
-    """An opaque, URL-safe cursor."""
-    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
+def encode_cursor(value: Any, digest: str) -> str:
+    """An opaque, URL-safe cursor for ``value``, made under the filters ``digest`` names."""
+    return base64.urlsafe_b64encode(orjson.dumps({"f": digest, "at": value})).decode().rstrip("=")
+
+
+def _digest(scope: str, filters: list[tuple[str, str]]) -> str:
+    return hashlib.blake2b(orjson.dumps([scope, filters]), digest_size=6).hexdigest()

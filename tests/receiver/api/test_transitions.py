@@ -4,8 +4,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine
+from starlette.datastructures import QueryParams
 
-from receiver.web.pagination import encode_cursor
+from receiver.api.transitions import PathQuery
+from receiver.web.pagination import Query
 from storage import launches as store
 from storage.launches import NewLaunch
 from tests.conftest import READ_KEY
@@ -151,8 +153,9 @@ async def test_bad_parameters_are_a_400_naming_each_one(client: httpx.AsyncClien
     assert transitions.status_code == 400
     fields = sorted(problem["field"] for problem in transitions.json()["detail"])
     assert fields == ["color", "cursor", "limit"]
+    path = "/api/v1/conversations/c-1/transitions"
     forged = await get(
-        client, "/api/v1/conversations/c-1/transitions", cursor=encode_cursor(["x", 1])
+        client, path, cursor=Query.of(QueryParams(), PathQuery, path).encode(["x", 1])
     )
     assert [problem["field"] for problem in forged.json()["detail"]] == ["cursor"]
     stats = await get(
