@@ -81,6 +81,8 @@ class NewLaunch:
     idle_timeout_seconds: int | None
     created_at: datetime
     deadline_at: datetime | None
+    #: A digest of the request: a known idempotency key with another one is refused.
+    request_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

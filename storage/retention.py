@@ -11,7 +11,8 @@ With ``cutoff`` = now minus the period, what goes:
 - **finished launches** (a terminal state) whose ``updated_at`` and ``ended_at`` are
   both before the cutoff — except one still told to stop (``stop_requested_at`` after
   ``keep_stopped_since``): its flow may call back and must still be answered ``stop``;
-- **dead letters** received before the cutoff.
+- **dead letters** received before the cutoff;
+- **audit records** made before the cutoff.
 
 Each call deletes at most one batch in its own short transaction, so the ingest writer
 (SQLite: one write lock) waits at most one batch. On PostgreSQL the batch is chosen
@@ -29,12 +30,13 @@ from sqlalchemy import Engine, and_, delete, exists, or_, select, tuple_
 
 from storage.engine import read_connection, write_transaction
 from storage.store import Store
-from storage.tables import DeadLetter, Event, Launch
+from storage.tables import AuditRecord, DeadLetter, Event, Launch
 from storage.vocabulary import TERMINAL_STATES, UNFINISHED_STATES
 
 events = Event.__table__  # type: ignore[attr-defined]
 launches = Launch.__table__  # type: ignore[attr-defined]
 dead_letters = DeadLetter.__table__  # type: ignore[attr-defined]
+audit = AuditRecord.__table__  # type: ignore[attr-defined]
 
 #: Where an events pass stands: the (occurred_at, id) of the last event it looked at.
 Position = tuple[datetime, int]
@@ -119,6 +121,14 @@ def delete_old_dead_letters(engine: Engine, *, cutoff: datetime, limit: int) -> 
     return int(result.rowcount)
 
 
+def delete_old_audit(engine: Engine, *, cutoff: datetime, limit: int) -> int:
+    """Delete up to ``limit`` audit records made before ``cutoff``."""
+    doomed = select(audit.c.id).where(audit.c.at < cutoff).order_by(audit.c.at).limit(limit)
+    with write_transaction(engine) as connection:
+        result = connection.execute(delete(audit).where(audit.c.id.in_(_lockable(doomed, engine))))
+    return int(result.rowcount)
+
+
 def _not_of_unfinished_launch() -> list[Any]:
     def unfinished(*match: Any) -> Any:
         return exists().where(launches.c.state.in_(UNFINISHED_STATES), *match)
@@ -173,3 +183,7 @@ class RetentionStore(Store):
     async def delete_old_dead_letters(self, *, cutoff: datetime, limit: int) -> int:
         """Delete up to ``limit`` dead letters received before ``cutoff``."""
         return await self._run(delete_old_dead_letters, cutoff=cutoff, limit=limit)
+
+    async def delete_old_audit(self, *, cutoff: datetime, limit: int) -> int:
+        """Delete up to ``limit`` audit records made before ``cutoff``."""
+        return await self._run(delete_old_audit, cutoff=cutoff, limit=limit)

@@ -165,3 +165,29 @@ class Launch(SQLModel, table=True):
     disconnect_requested_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     stop_requested_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # A digest of the request that made it: an Idempotency-Key reused for another
+    # request is refused instead of answering with this launch.
+    request_fingerprint: str | None = Field(default=None, sa_column=Column(String(64)))
+
+
+class AuditRecord(SQLModel, table=True):
+    """One write done through the API: who (the API key's name) did what to which thing.
+
+    ``outcome`` says what came of it (``created``, ``replayed``, ``refused``,
+    ``requested``…), ``detail`` why (a termination's reason, a refusal's error code).
+    """
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        Index("ix_audit_at", "at", "id"),
+        _partial("ix_audit_target", "target", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=_primary_key())
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    key_name: str = Field(sa_column=Column(String(100), nullable=False))
+    action: str = Field(sa_column=Column(String(32), nullable=False))
+    target: str | None = Field(default=None, sa_column=Column(String(255)))
+    request_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    outcome: str = Field(sa_column=Column(String(32), nullable=False))
+    detail: str | None = Field(default=None, sa_column=Column(Text))

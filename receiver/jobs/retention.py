@@ -58,6 +58,7 @@ class RetentionReport:
     events: int = 0
     launches: int = 0
     dead_letters: int = 0
+    audit: int = 0
     batches: int = 0
     complete: bool = False
 
@@ -97,7 +98,7 @@ class Retention(Job[RetentionReport]):
     async def _pass(
         self, report: RetentionReport, cutoff: datetime, now: datetime, started: float
     ) -> bool:
-        """One pass over the three tables; False when it stopped before the end."""
+        """One pass over the four tables; False when it stopped before the end."""
         store, limit = self._store, self._policy.batch_size
         deadline = started + self._policy.budget_seconds
         after: Position | None = None
@@ -127,6 +128,14 @@ class Retention(Job[RetentionReport]):
         while await self._may_continue(deadline):
             deleted = await self._batch(store.delete_old_dead_letters(cutoff=cutoff, limit=limit))
             report.dead_letters += deleted
+            report.batches += 1
+            if deleted < limit:
+                break
+        else:
+            return False
+        while await self._may_continue(deadline):
+            deleted = await self._batch(store.delete_old_audit(cutoff=cutoff, limit=limit))
+            report.audit += deleted
             report.batches += 1
             if deleted < limit:
                 return True

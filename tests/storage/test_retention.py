@@ -7,13 +7,15 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from storage import launches as store
 from storage import retention
+from storage.audit import AuditEntry, record
 from storage.engine import read_connection, write_transaction
 from storage.launches import NewLaunch
-from storage.tables import DeadLetter, Event, Launch
+from storage.tables import AuditRecord, DeadLetter, Event, Launch
 
 events = Event.__table__  # type: ignore[attr-defined]
 launches = Launch.__table__  # type: ignore[attr-defined]
 dead_letters = DeadLetter.__table__  # type: ignore[attr-defined]
+audit = AuditRecord.__table__  # type: ignore[attr-defined]
 
 NOW = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)
 CUTOFF = NOW - timedelta(days=30)
@@ -64,6 +66,10 @@ def add_dead_letter(engine: Engine, at: datetime) -> None:
         connection.execute(
             insert(dead_letters).values(received_at=at, reason="r", errors="[]", body="{}")
         )
+
+
+def add_audit(engine: Engine, at: datetime) -> None:
+    record(engine, AuditEntry(at, "ops", "launch", "l-1", "created"))
 
 
 def count(engine: Engine, table: Any, *where: Any) -> int:
@@ -153,6 +159,15 @@ def test_old_dead_letters_go_in_batches(engine: Engine) -> None:
     deleted = [retention.delete_old_dead_letters(engine, cutoff=CUTOFF, limit=3) for _ in range(3)]
     assert deleted == [3, 2, 0]
     assert count(engine, dead_letters) == 1
+
+
+def test_old_audit_records_go_in_batches(engine: Engine) -> None:
+    for _ in range(4):
+        add_audit(engine, OLD)
+    add_audit(engine, RECENT)
+    deleted = [retention.delete_old_audit(engine, cutoff=CUTOFF, limit=3) for _ in range(3)]
+    assert deleted == [3, 1, 0]
+    assert count(engine, audit) == 1
 
 
 def _ids(engine: Engine) -> list[Any]:

@@ -16,6 +16,7 @@ from tests.storage.test_retention import (
     NOW,
     OLD,
     RECENT,
+    add_audit,
     add_dead_letter,
     add_events,
     add_launch,
@@ -34,6 +35,8 @@ def old_and_recent(engine: Engine) -> str:
     add_launch(engine, "completed", RECENT)
     add_dead_letter(engine, OLD)
     add_dead_letter(engine, RECENT)
+    add_audit(engine, OLD)
+    add_audit(engine, RECENT)
     return running
 
 
@@ -46,14 +49,16 @@ async def test_a_run_deletes_in_batches_and_says_what_it_deleted(
     )
     with caplog.at_level(logging.INFO, logger="flowtrack.retention"):
         report = await job.run(now=NOW)
-    assert (report.events, report.launches, report.dead_letters) == (5, 2, 1)
+    assert (report.events, report.launches, report.dead_letters, report.audit) == (5, 2, 1, 1)
     assert report.complete
-    # Events: windows of 2 over the 7 old ones; launches: 2, then 0; dead letters: 1.
-    assert report.batches == 4 + 2 + 1
+    # Events: windows of 2 over the 7 old ones; launches: 2, then 0; dead letters: 1;
+    # audit records: 1.
+    assert report.batches == 4 + 2 + 1 + 1
     assert count(engine, events) == 3 + 2
     assert count(engine, events, events.c.launch_id == running) == 2
     (line,) = [r for r in caplog.records if getattr(r, "action", None) == "retention.deleted"]
-    assert (line.events, line.launches, line.dead_letters, line.complete) == (5, 2, 1, True)
+    assert (line.events, line.launches, line.dead_letters, line.audit) == (5, 2, 1, 1)
+    assert line.complete
 
 
 async def test_a_run_out_of_time_leaves_the_rest_to_the_next(engine: Engine) -> None:
