@@ -9,7 +9,10 @@ step, except node events that belong to a visit already on the path:
   when none is open, is a visit whose enter never came (``missing_enter``).
 - ``error`` naming node X marks the open visit of X ``errored`` (first error code and
   message win); without an open visit, or without a node, it is an error step of its own.
-- ``complete`` is a step; it closes every open visit (``missing_exit``, or ``errored``).
+- ``complete`` is a step, shown where it happened. It does not cut the visits open at
+  that moment in two: an exit after it still closes its visit (a terminated flow's
+  last node reports its exit after flowtrack's own completion record). A visit whose
+  exit never comes is ``missing_exit`` (or ``errored``) when the history ends.
 - ``start`` is a step; so are the platform's milestones and flow outcomes (node exits of
   type ``milestone`` / ``outcome``, which have no enter), and node events that name no
   node (step type ``node_enter`` / ``node_exit``: there is nothing to pair them with).
@@ -149,6 +152,8 @@ class Step:
     final: bool = True
     closed_at: Any = None
     errored_at: Any = None
+    #: Where the first completion came while this visit was open.
+    overtaken_at: Any = None
 
 
 class Walk:
@@ -187,12 +192,17 @@ class Walk:
             return
         self._point(fact, position)
         if kind == COMPLETE:
-            for visit in list(self._open.values()):
-                self._close(visit, position, MISSING_EXIT)
+            for visit in self._open.values():
+                if visit.overtaken_at is None:
+                    visit.overtaken_at = position
 
     def end(self) -> None:
-        """The history ends here: what is still open stays open."""
-        for visit in self._open.values():
+        """The history ends here: a visit a completion overtook lost its exit; any other
+        stays open (the flow is still in it)."""
+        for visit in list(self._open.values()):
+            if visit.overtaken_at is not None:
+                self._close(visit, visit.overtaken_at, MISSING_EXIT)
+                continue
             if visit.errored_at is not None:
                 visit.exited_at = visit.errored_at
             visit.final = True

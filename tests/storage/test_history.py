@@ -206,6 +206,57 @@ async def test_flowtracks_own_records_are_steps_of_the_path(engine: Engine, writ
     ]
 
 
+async def test_a_visit_whose_exit_follows_a_termination_is_one_visit(
+    engine: Engine, write: Write
+) -> None:
+    # flowtrack records the termination, then the platform reports the node's exit.
+    await write(
+        event("start", 0, source="flowtrack"),
+        event("node_enter", 100, "wait"),
+        event("complete", 500, source="flowtrack", outcome="terminated"),
+        event("node_exit", 700, "wait", output_path="__DISCONNECT__"),
+        event("node_enter", 800, "late"),
+    )
+    whole = transitions(engine, "conversation_id", "c-1", limit=1000)
+    assert whole is not None
+    assert [(step.type, step.node_id, step.outcome) for step in whole.steps] == [
+        ("start", None, None),
+        ("node", "wait", "exited"),
+        ("complete", None, "terminated"),
+        ("node", "late", "open"),
+    ]
+    wait = whole.steps[1]
+    assert (wait.exited_at, wait.output_path) == (
+        T0 + timedelta(milliseconds=700),
+        "__DISCONNECT__",
+    )
+    assert len(wait.event_ids) == 2
+    for limit in (1, 2, 3):
+        shown = []
+        page = transitions(engine, "conversation_id", "c-1", limit=limit)
+        while page is not None:
+            shown += page.steps
+            if page.resume is None:
+                break
+            page = transitions(engine, "conversation_id", "c-1", limit=limit, resume=page.resume)
+        assert [(s.type, s.node_id, s.outcome) for s in shown] == [
+            (s.type, s.node_id, s.outcome) for s in whole.steps
+        ], limit
+
+
+async def test_a_visit_a_completion_overtook_lacks_its_exit_once_the_history_ends(
+    engine: Engine, write: Write
+) -> None:
+    await write(
+        event("node_enter", 100, "cut-short"),
+        event("complete", 500, source="flowtrack", outcome="terminated"),
+    )
+    assert path(engine) == [
+        ("node", "cut-short", "missing_exit"),
+        ("complete", None, "terminated"),
+    ]
+
+
 async def test_node_events_come_from_data_actions_when_both_sources_report_them(
     engine: Engine, write: Write
 ) -> None:
