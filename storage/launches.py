@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
-from storage.engine import read_connection, write_transaction
+from storage.engine import is_sqlite, read_connection, write_transaction
 from storage.errors import DuplicateKey
 from storage.store import Store
 from storage.tables import Event, Launch
@@ -24,6 +24,7 @@ from storage.vocabulary import (
     COMPLETED,
     FAILED,
     LAUNCH_FAILED,
+    NODE_KINDS,
     PENDING,
     RUNNING,
     STATES,
@@ -49,11 +50,13 @@ __all__ = [
     "TIMED_OUT",
     "LaunchFilter",
     "LaunchStore",
+    "LaunchSummary",
     "NewLaunch",
     "event_summary",
     "events",
     "get_launch",
     "insert_launch",
+    "launch_summary",
     "launches",
     "list_launches",
     "mark_launch_failed",
@@ -155,26 +158,75 @@ def list_launches(
         return connection.execute(statement.limit(limit)).mappings().all()
 
 
+@dataclass(frozen=True)
+class LaunchSummary:
+    """A launch, its event counts by kind and its latest event, read at one moment.
+
+    ``row``'s ``current_node_*`` and ``last_event_at`` are derived from the same events
+    as the counts, as the tracker derives them (storage.tracking), so a summary never
+    shows a node event counted while the launch seems to be at no node yet.
+    """
+
+    row: dict[str, Any]
+    event_counts: dict[str, int]
+    last_event: RowMapping | None
+
+
+def launch_summary(engine: Engine, launch_id: str) -> LaunchSummary | None:
+    """The launch and its events' summary from one snapshot (None: no such launch)."""
+    with read_connection(engine) as connection:
+        if not is_sqlite(engine):
+            # Each PostgreSQL statement otherwise reads its own snapshot; SQLite's BEGIN
+            # already holds one for the whole transaction.
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        found = connection.execute(select(launches).where(launches.c.id == launch_id))
+        launch = found.mappings().first()
+        if launch is None:
+            return None
+        counts, last = _event_summary(connection, launch_id)
+        mine = events.c.launch_id == launch_id
+        node = connection.execute(
+            select(events.c.node_id, events.c.node_name)
+            .where(mine, events.c.kind.in_(NODE_KINDS))
+            .order_by(events.c.occurred_at.desc(), events.c.id.desc())
+            .limit(1)
+        ).first()
+        received = connection.execute(select(func.max(events.c.received_at)).where(mine))
+        last_received = received.scalar()
+    row = dict(launch)
+    if last_received is not None:
+        row["last_event_at"] = last_received
+    if node is not None and node.node_id is not None:
+        row["current_node_id"], row["current_node_name"] = node.node_id, node.node_name
+    return LaunchSummary(row, counts, last)
+
+
 def event_summary(engine: Engine, launch_id: str) -> tuple[dict[str, int], RowMapping | None]:
     """Event counts by kind, and the latest event (history order) of a launch."""
     with read_connection(engine) as connection:
-        counts: dict[Any, Any] = dict(
-            connection.execute(
-                select(events.c.kind, func.count())
-                .where(events.c.launch_id == launch_id)
-                .group_by(events.c.kind)
-            ).all()
+        return _event_summary(connection, launch_id)
+
+
+def _event_summary(
+    connection: Connection, launch_id: str
+) -> tuple[dict[str, int], RowMapping | None]:
+    counts: dict[Any, Any] = dict(
+        connection.execute(
+            select(events.c.kind, func.count())
+            .where(events.c.launch_id == launch_id)
+            .group_by(events.c.kind)
+        ).all()
+    )
+    last = (
+        connection.execute(
+            select(events)
+            .where(events.c.launch_id == launch_id)
+            .order_by(events.c.occurred_at.desc(), events.c.id.desc())
+            .limit(1)
         )
-        last = (
-            connection.execute(
-                select(events)
-                .where(events.c.launch_id == launch_id)
-                .order_by(events.c.occurred_at.desc(), events.c.id.desc())
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
+        .mappings()
+        .first()
+    )
     return {str(kind): int(count) for kind, count in counts.items()}, last
 
 
@@ -248,6 +300,10 @@ class LaunchStore(Store):
     async def get(self, launch_id: str) -> RowMapping | None:
         """One launch by id."""
         return await self._run(get_launch, launch_id)
+
+    async def summary(self, launch_id: str) -> LaunchSummary | None:
+        """The launch and its events' summary from one snapshot (None: no such launch)."""
+        return await self._run(launch_summary, launch_id)
 
     async def event_summary(self, launch_id: str) -> tuple[dict[str, int], RowMapping | None]:
         """Event counts by kind, and the latest event (history order) of a launch."""

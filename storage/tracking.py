@@ -5,6 +5,11 @@ pending → running (any event) → completed | failed (a complete; failed when 
 came with it or the outcome says so) | terminated. A completed launch may still turn
 failed when an error arrives late; nothing else leaves an end state. launch_failed and
 timed_out are set by flowtrack itself.
+
+An ended launch says why in its own row (``state_reason``, ``error_code``), from the
+event that ended it: a failed one from its completion's error, else its flow's first
+error; a timed-out or terminated one from flowtrack's own record of the decision (the
+timeout, or the termination asked for), else from the completion the platform reported.
 """
 
 from __future__ import annotations
@@ -165,7 +170,6 @@ def _advance(connection: Connection, launch: RowMapping, now: datetime) -> None:
             state = outcome
         elif errors or outcome == FAILED:
             state = FAILED
-            values["error_code"] = code
         else:
             state = COMPLETED
     idle = launch["idle_timeout_seconds"]
@@ -189,8 +193,40 @@ def _advance(connection: Connection, launch: RowMapping, now: datetime) -> None:
     moved: dict[str, Any] = {"state": state}
     if state in TERMINAL_STATES:
         moved["due_at"] = None
+    if state in (FAILED, TERMINATED, TIMED_OUT):
+        moved["error_code"], moved["state_reason"] = _why_ended(connection, mine, state)
+        # Again when already there: a late error can tell a failure's cause better.
+        allowed_from = (*allowed_from, state)
     connection.execute(
         update(launches)
         .where(launches.c.id == launch["id"], launches.c.state.in_(allowed_from))
         .values(**moved)
     )
+
+
+def _why_ended(connection: Connection, mine: Any, state: str) -> tuple[str | None, str | None]:
+    """The error code and reason of the event that ended a launch in ``state``.
+
+    Only read once a launch has a completion: the events of a running one never pay it.
+    """
+
+    def first(*terms: Any, latest: bool = False) -> Any:
+        order = (events.c.occurred_at, events.c.id)
+        if latest:
+            order = (events.c.occurred_at.desc(), events.c.id.desc())
+        columns = (events.c.error_code, events.c.error_message)
+        statement = select(*columns).where(mine, *terms).order_by(*order).limit(1)
+        return connection.execute(statement).first()
+
+    complete = first(events.c.kind == COMPLETE, latest=True)
+    complete_code, complete_message = complete if complete is not None else (None, None)
+    if state == FAILED:
+        error = first(events.c.kind == ERROR, events.c.source != FLOWTRACK)
+        error_code, error_message = error if error is not None else (None, None)
+        reason = complete_message if complete_code else error_message or complete_message
+        return complete_code or error_code, reason or "the flow reported outcome failed"
+    # flowtrack's first record about it is the decision (later ones: disconnects).
+    decision = first(events.c.kind == ERROR, events.c.source == FLOWTRACK)
+    if decision is not None:
+        return decision.error_code, decision.error_message
+    return complete_code, complete_message or f"the platform reported the flow {state}"

@@ -178,11 +178,12 @@ class LaunchService:
 
     async def describe(self, launch_id: str) -> LaunchView:
         """The launch with its event counts and its latest event."""
-        row = await self._launches.get(launch_id)
-        if row is None:
+        # One read: the row and its counts from separate reads could disagree (a
+        # node_enter counted while the launch seemed at no node yet).
+        summary = await self._launches.summary(launch_id)
+        if summary is None:
             raise LaunchNotFound(f"no launch {launch_id!r}")
-        counts, last = await self._launches.event_summary(launch_id)
-        return LaunchView(row, counts, last)
+        return LaunchView(summary.row, summary.event_counts, summary.last_event)
 
     async def _refused(self, launch_id: str, exc: GenesysError) -> None:
         now = datetime.now(UTC)

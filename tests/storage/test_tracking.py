@@ -131,6 +131,74 @@ async def test_a_terminated_outcome_ends_the_launch_terminated(engine: Engine, w
     assert state(engine, launch["id"]) == "terminated"
 
 
+def said(record: EventRecord, **fields: str) -> EventRecord:
+    return record._replace(**fields)
+
+
+def why(engine: Engine, launch_id: str) -> tuple[str, str | None, str | None]:
+    row = store.get_launch(engine, launch_id)
+    assert row is not None
+    return row["state"], row["error_code"], row["state_reason"]
+
+
+async def test_a_failed_launch_says_why_in_its_own_row(engine: Engine, write) -> None:
+    launch, _ = store.insert_launch(engine, new_launch())
+    mine = launch["id"]
+    await write(
+        said(
+            event("error", 1, launch_id=mine),
+            error_code="DATA_ACTION_FAILED",
+            error_message="lookup failed",
+        ),
+        said(event("error", 2, launch_id=mine), error_code="LATER", error_message="then this"),
+        event("complete", 3, launch_id=mine, outcome="failed"),
+    )
+    refresh(engine, mine)
+    assert why(engine, mine) == ("failed", "DATA_ACTION_FAILED", "lookup failed")
+
+
+async def test_a_failing_completion_names_its_own_error_first(engine: Engine, write) -> None:
+    launch, _ = store.insert_launch(engine, new_launch())
+    mine = launch["id"]
+    await write(
+        said(
+            event("complete", 3, launch_id=mine, outcome="failed"),
+            error_code="FLOW_ERROR",
+            error_message="the flow raised",
+        )
+    )
+    refresh(engine, mine)
+    assert why(engine, mine) == ("failed", "FLOW_ERROR", "the flow raised")
+
+
+async def test_a_timed_out_launch_says_why_from_flowtracks_decision(engine: Engine, write) -> None:
+    launch, _ = store.insert_launch(engine, new_launch())
+    mine = launch["id"]
+    own = {"source": "flowtrack"}
+    await write(
+        event("node_enter", 1, launch_id=mine, node_id="wait"),
+        said(
+            event("error", 9, launch_id=mine),
+            **own,
+            error_code="timeout",
+            error_message="no event for 300 s (idle limit)",
+        ),
+        said(
+            event("error", 10, launch_id=mine),
+            **own,
+            error_code="disconnect_requested",
+            error_message="disconnect accepted",
+        ),
+        said(
+            event("complete", 11, launch_id=mine, outcome="timed_out"),
+            **own,
+            error_message="disconnect confirmed",
+        ),
+    )
+    refresh(engine, mine)
+    assert why(engine, mine) == ("timed_out", "timeout", "no event for 300 s (idle limit)")
+
+
 def test_refreshing_keys_that_name_no_launch_leaves_the_write_lock_alone(
     engine: Engine, database_url: str
 ) -> None:
