@@ -1,4 +1,5 @@
-"""The ``flowtrack`` command: serve, migrate, register, sandbox."""
+"""The ``flowtrack`` command: serve, migrate, register, sandbox; and launches, events and
+dead-letters, which talk to a running flowtrack over its REST API."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import sys
 from collections.abc import Sequence
 
 from receiver import demo as demo_cli
+from receiver.client import commands as client_cli
 from receiver.errors import FlowtrackError
 from receiver.logs import configure_logging
 from receiver.settings import Settings
+from receiver.web.index import installed_version
 from sandbox import cli as sandbox_cli
 from storage.errors import StorageError
 
@@ -36,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowtrack", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"flowtrack {installed_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the web app (uvicorn)")
@@ -68,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="run the local Genesys Cloud sandbox")
     sandbox_cli.add_arguments(sandbox)
     sandbox.set_defaults(run=sandbox_cli.run)
+
+    client_cli.add_commands(commands)
     return parser
 
 
