@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,10 +21,14 @@ from receiver.launches.service import LaunchService
 from receiver.launches.stops import StopList
 from receiver.launches.sweep import Sweeper, SweepPolicy
 from receiver.launches.tracker import LaunchTracker
+from receiver.logs import REQUEST_ID
 from receiver.registration.register import register_on_startup
 from receiver.resources import Services
-from receiver.routes import CALLBACK_PATH, ROUTES
+from receiver.routes import CALLBACK_PATH, ROUTES, metrics_route
 from receiver.settings import Settings
+from receiver.telemetry.metrics import Metrics
+from receiver.telemetry.readiness import Readiness
+from receiver.web import request_ids
 from receiver.web.access import ApiKeys
 from receiver.web.responses import EXCEPTION_HANDLERS
 from storage.engine import make_engine
@@ -35,6 +40,7 @@ from storage.migrations import SchemaStore
 from storage.queries import EventStore
 from storage.retention import RetentionStore
 from storage.sweeps import SweepStore
+from storage.tallies import TallyStore
 from storage.writer import EventWriter
 
 log = logging.getLogger("flowtrack.app")
@@ -49,7 +55,14 @@ class FlowtrackApp(Starlette):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == CALLBACK_PATH and scope["method"] == "POST":
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request_id = request_ids.request_id(scope["headers"])
+        send = request_ids.echoing(send, request_id)
+        # Each request runs in its own task: the id stays on this request's log lines.
+        REQUEST_ID.set(request_id)
+        if scope["path"] == CALLBACK_PATH and scope["method"] == "POST":
             scope["app"] = self
             await callbacks.receive_callback(scope, receive, send)
             return
@@ -71,16 +84,20 @@ def create_app(settings: Settings) -> FlowtrackApp:
         )
         launch_store, sweep_store = LaunchStore(engine), SweepStore(engine)
         tracker = LaunchTracker(launch_store)
+        metrics = Metrics()
         writer = EventWriter(
             engine,
             max_batch_events=settings.writer_max_batch_events,
             on_stored=tracker.notice,
+            on_batch=metrics.writer_batch,
             checkpoints=background_checkpoints,
         )
         http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)
         )
-        genesys = GenesysClient(settings.genesys, http) if settings.genesys else None
+        genesys = (
+            GenesysClient(settings.genesys, http, observer=metrics) if settings.genesys else None
+        )
         launches = LaunchService(
             launch_store,
             writer,
@@ -107,6 +124,9 @@ def create_app(settings: Settings) -> FlowtrackApp:
         )
         jobs = JobScheduler.from_settings(settings, sweeper=sweeper, retention=retention)
         schema = SchemaStore(engine)
+        readiness = Readiness(schema)
+        metrics.writer, metrics.sweep = writer, sweeper.totals
+        metrics.tallies = TallyStore(engine)
         writer.start()
         tracker.start()
         stops.start()
@@ -127,25 +147,18 @@ def create_app(settings: Settings) -> FlowtrackApp:
             history_store=HistoryStore(engine),
             flow_store=FlowStore(engine),
             schema_store=schema,
+            metrics=metrics,
+            readiness=readiness,
         )
         background: list[asyncio.Task[object]] = []
         if settings.register_on_start:
             # In the background: it waits for Genesys and for the registration lock.
             background.append(asyncio.create_task(register_on_startup(settings, genesys, engine)))
-        try:
-            revision = await schema.check_ready()
-        except StorageError as exc:
-            # Keep serving: /readyz says what is wrong, and it may heal (database restart).
-            log.warning(str(exc), extra={"action": "app.not_ready"})
-        else:
-            log.info(
-                "flowtrack started",
-                extra={
-                    "action": "app.started",
-                    "database": engine.url.render_as_string(hide_password=True),
-                    "migration": revision,
-                },
-            )
+        # Logs app.ready or app.not_ready (naming the database). Not ready keeps serving:
+        # /readyz says what is wrong, and it may heal (database restart). "app.started"
+        # is uvicorn's line once the port is bound (receiver.logs).
+        with contextlib.suppress(StorageError):
+            await readiness.check()
         try:
             yield
         finally:
@@ -161,6 +174,8 @@ def create_app(settings: Settings) -> FlowtrackApp:
             await tracker.stop()
             await http.aclose()
             engine.dispose()
+            metrics.callbacks.flush()
             log.info("flowtrack stopped", extra={"action": "app.stopped"})
 
-    return FlowtrackApp(routes=ROUTES, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    routes = [*ROUTES, metrics_route(settings.metrics_public)]
+    return FlowtrackApp(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)

@@ -12,6 +12,8 @@ from receiver.launches.stops import StopList
 from receiver.launches.sweep import Sweeper
 from receiver.launches.tracker import LaunchTracker
 from receiver.settings import Settings
+from receiver.telemetry.metrics import Metrics
+from receiver.telemetry.readiness import Readiness
 from receiver.web.access import ApiKeys
 from storage.flows import FlowStore
 from storage.history import HistoryStore
@@ -41,6 +43,8 @@ class Services:
     history_store: HistoryStore
     flow_store: FlowStore
     schema_store: SchemaStore
+    metrics: Metrics
+    readiness: Readiness
 
 
 def services(request: Request) -> Services:

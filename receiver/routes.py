@@ -5,12 +5,14 @@ Each route is guarded as its handler's operation declares (``receiver.web.access
 
 from __future__ import annotations
 
+from starlette.routing import Route
+
 from receiver.api import dead_letters, flows
 from receiver.api import events as api
 from receiver.api import launches as launches_api
 from receiver.api import transitions as history
 from receiver.ingest import endpoint as callbacks
-from receiver.web import docs, health, index
+from receiver.web import docs, health, index, metrics
 from receiver.web.access import route
 
 CALLBACK_PATH = "/webhooks/genesys"
@@ -38,3 +40,8 @@ ROUTES = [
     route("/api/v1/flows/{flow_id:id}/stats", flows.get_flow_stats, "GET"),
     route("/api/v1/launches/{launch_id:id}/terminate", launches_api.terminate_launch, "POST"),
 ]
+
+
+def metrics_route(public: bool) -> Route:
+    """``GET /metrics``, declared public when ``FLOWTRACK_METRICS_PUBLIC=1``, else read."""
+    return route("/metrics", metrics.get_public_metrics if public else metrics.get_metrics, "GET")

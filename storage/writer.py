@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import anyio.to_thread
 from sqlalchemy import Engine
@@ -44,6 +44,16 @@ class _Submission:
     future: asyncio.Future[WriteResult]
     events: Sequence[EventRecord]
     dead_letters: Sequence[DeadLetterRecord] = field(default=())
+
+
+class Batch(NamedTuple):
+    """What one commit did, for whoever keeps metrics (see ``on_batch``)."""
+
+    seconds: float
+    requests: int
+    events: int
+    dead_letters: int
+    stored: Sequence[EventRecord]
 
 
 class Dialect(Protocol):
@@ -73,10 +83,14 @@ class EventWriter:
         *,
         max_batch_events: int = 5000,
         on_stored: Callable[[list[EventRecord]], None] | None = None,
+        on_batch: Callable[[Batch], None] | None = None,
         checkpoints: bool = False,
         checkpoint_rows: int = 5000,
     ) -> None:
         """``on_stored`` is called on the event loop with the rows each commit added.
+
+        ``on_batch`` is called on the writer's thread after each successful commit (once
+        per batch, never per event: it must be cheap and must not block).
 
         With ``checkpoints`` on SQLite, a :class:`~storage.checkpoint.WalCheckpointer`
         copies the log back after every ``checkpoint_rows`` stored rows (and every
@@ -84,6 +98,8 @@ class EventWriter:
         """
         self._engine = engine
         self._on_stored = on_stored
+        self._on_batch = on_batch
+        self.failed_batches = 0
         self._max_batch_events = max_batch_events
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -121,6 +137,11 @@ class EventWriter:
     async def aclose(self) -> None:
         """:meth:`close`, waited for in a worker thread (from the event loop)."""
         await anyio.to_thread.run_sync(self.close)
+
+    @property
+    def queue_depth(self) -> int:
+        """Submissions waiting for the next batch (approximate, as any queue size)."""
+        return self._queue.qsize()
 
     async def write(
         self,
@@ -175,6 +196,7 @@ class EventWriter:
             results: list[WriteResult] | BaseException = self._store(batch, stored)
         except BaseException as exc:  # every failure must reach the waiting requests
             self._disconnect()
+            self.failed_batches += 1
             results = _wrap(exc)
             log.warning(
                 "batch failed",
@@ -186,7 +208,10 @@ class EventWriter:
             )
         else:
             self.batches += 1
-            elapsed_ms = (time.perf_counter() - started) * 1000
+            elapsed = time.perf_counter() - started
+            if self._on_batch is not None:
+                self._tell_batch(elapsed, batch, stored)
+            elapsed_ms = elapsed * 1000
             if elapsed_ms > 250:
                 log.warning(
                     "slow commit",
@@ -211,6 +236,19 @@ class EventWriter:
             self._checkpointer.committed(self.rows - rows_before)
             self._checkpointer.finish(self._connection)
 
+    def _tell_batch(
+        self, seconds: float, batch: list[_Submission], stored: list[EventRecord]
+    ) -> None:
+        assert self._on_batch is not None
+        events = dead_letters = 0
+        for submission in batch:
+            events += len(submission.events)
+            dead_letters += len(submission.dead_letters)
+        try:
+            self._on_batch(Batch(seconds, len(batch), events, dead_letters, stored))
+        except Exception:
+            log.exception("batch listener failed", extra={"action": "storage.listener_failed"})
+
     def _store(self, batch: list[_Submission], stored: list[EventRecord]) -> list[WriteResult]:
         connection = self._connect()
         # Keep the first delivery of each key within the batch; later ones are duplicates.
@@ -224,7 +262,7 @@ class EventWriter:
                     rows.append(row)
             dead_letters.extend(submission.dead_letters)
         inserted = self._dialect.store(connection, rows, dead_letters)
-        if self._on_stored is not None:
+        if self._on_stored is not None or self._on_batch is not None:
             stored.extend(row for row in rows if row.dedupe_key in inserted)
         self.rows += len(inserted)
         results: list[WriteResult] = []

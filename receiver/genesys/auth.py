@@ -27,6 +27,7 @@ from receiver.genesys.errors import (
     GenesysUnavailable,
     error_from_transport,
 )
+from receiver.genesys.observer import GenesysObserver, SilentObserver
 from receiver.genesys.retry import retry_after_seconds
 from receiver.genesys.wire import json_object
 
@@ -58,8 +59,10 @@ class TokenProvider:
         timeout: httpx.Timeout,
         clock: Callable[[], float],
         logger: logging.Logger,
+        observer: GenesysObserver | None = None,
     ) -> None:
         self._url = f"{config.login_url}/oauth/token"
+        self._observer = observer or SilentObserver()
         credentials = f"{config.client_id}:{config.client_secret}".encode()
         self._authorization = "Basic " + base64.b64encode(credentials).decode("ascii")
         self._margin = config.token_renew_margin_seconds
@@ -107,6 +110,7 @@ class TokenProvider:
                 timeout=self._timeout,
             )
         except httpx.RequestError as exc:
+            self._observer.token_requested(type(exc).__name__)
             self._log.warning(
                 "genesys token request failed: %s",
                 type(exc).__name__,
@@ -114,6 +118,7 @@ class TokenProvider:
             )
             raise error_from_transport(exc, method="POST", path="/oauth/token") from exc
         correlation_id = response.headers.get(CORRELATION_HEADER)
+        self._observer.token_requested(str(response.status_code))
         self._log.info(
             "genesys token request -> %s",
             response.status_code,

@@ -23,6 +23,7 @@ from receiver.genesys.conversation import Conversation
 from receiver.genesys.execution import FlowExecution, LaunchedExecution
 from receiver.genesys.integrations import IntegrationsApi
 from receiver.genesys.notifications import NotificationsApi
+from receiver.genesys.observer import GenesysObserver
 from receiver.genesys.session import ApiSession, segment
 from receiver.genesys.wire import JSONObject
 
@@ -50,6 +51,7 @@ class GenesysClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = _random.random,
         logger: logging.Logger | None = None,
+        observer: GenesysObserver | None = None,
     ) -> None:
         self.config = config
         self._session = ApiSession(
@@ -59,6 +61,7 @@ class GenesysClient:
             sleep=sleep,
             random=random,
             logger=logger or logging.getLogger("receiver.genesys"),
+            observer=observer,
         )
         self.integrations = IntegrationsApi(self._session)
         self.actions = ActionsApi(self._session)

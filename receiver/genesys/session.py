@@ -31,6 +31,7 @@ from receiver.genesys.errors import (
     error_from_transport,
 )
 from receiver.genesys.limiter import RateLimiter
+from receiver.genesys.observer import GenesysObserver, SilentObserver, operation_of
 from receiver.genesys.retry import RETRYABLE_STATUSES, RetryPolicy
 from receiver.genesys.wire import JSONObject
 
@@ -50,8 +51,10 @@ class ApiSession:
         sleep: Callable[[float], Awaitable[None]],
         random: Callable[[], float],
         logger: logging.Logger,
+        observer: GenesysObserver | None = None,
     ) -> None:
         self._base = config.api_url
+        self._observer = observer or SilentObserver()
         self._http = http
         self._clock = clock
         self._sleep = sleep
@@ -60,7 +63,9 @@ class ApiSession:
             config.request_timeout_seconds, connect=config.connect_timeout_seconds
         )
         self._policy = RetryPolicy.from_config(config, random)
-        self._auth = TokenProvider(config, http, timeout=self._timeout, clock=clock, logger=logger)
+        self._auth = TokenProvider(
+            config, http, timeout=self._timeout, clock=clock, logger=logger, observer=observer
+        )
         self._limiter = RateLimiter(
             config.rate_limit_per_minute, clock=clock, sleep=sleep, logger=logger
         )
@@ -135,6 +140,9 @@ class ApiSession:
             delay = self._retry_delay(error, attempt, self._clock() - started)
             if delay is None:
                 raise error
+            self._observer.retrying(
+                operation_of(method, path), str(error.http_status or error.code)
+            )
             self._log.warning(
                 "genesys %s %s: retrying in %.2f s after %s",
                 method,
@@ -183,9 +191,15 @@ class ApiSession:
             )
         except httpx.RequestError as exc:
             extra.update(elapsed_ms=self._elapsed_ms(sent_at), error=type(exc).__name__)
+            self._observer.responded(
+                operation_of(method, path), type(exc).__name__, self._clock() - sent_at
+            )
             self._log.warning("genesys %s %s -> %s", method, path, type(exc).__name__, extra=extra)
             raise
         self._limiter.observe(response.headers)
+        self._observer.responded(
+            operation_of(method, path), str(response.status_code), self._clock() - sent_at
+        )
         extra.update(
             status=response.status_code,
             elapsed_ms=self._elapsed_ms(sent_at),

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from receiver.errors import BadRequest, TooLarge, UnsupportedMedia
+from receiver.errors import BadRequest, FlowtrackError, TooLarge, Unavailable, UnsupportedMedia
 from receiver.ingest.answer import CallbackAnswer
 from receiver.ingest.canonical import CanonicalEvent
 from receiver.ingest.credentials import CallbackUnauthorized
@@ -28,7 +28,8 @@ from receiver.web.operations import (
     operation,
     string,
 )
-from receiver.web.responses import send_error
+from receiver.web.responses import send_error, status_of
+from storage.errors import SchemaNotReady, StorageUnavailable
 from storage.records import DeadLetterRecord
 
 
@@ -117,6 +118,7 @@ class CallbackEndpoint:
         except ClientDisconnected:
             return  # nobody to answer; nothing was stored
         except Exception as exc:
+            _count_refusal(scope, exc)
             await send_error(scope, receive, send, exc)
             return
         await send(
@@ -162,8 +164,12 @@ class CallbackEndpoint:
                 body.decode(),
             )
             await found.writer.write((), (letter,))
+            found.metrics.callbacks.dead_letter_stored(
+                exc.message, remote=_remote(scope), webhook_id=webhook_id
+            )
             raise
         result = await found.writer.write(events)
+        found.metrics.callbacks.answered(result.accepted, result.duplicates)
         command = found.stops.command_for(events)
         return CallbackAnswer.encode(result.accepted, result.duplicates, command)
 
@@ -199,6 +205,50 @@ receive_callback = operation(
         STORAGE_UNAVAILABLE,
     ),
 )(CallbackEndpoint())
+
+
+#: The ``reason`` of a refusal (``flowtrack_callbacks_total``, ``callback.refused``).
+_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (CallbackUnauthorized, "unauthorized"),
+    (MalformedJSON, "malformed_json"),
+    (PayloadTooLarge, "too_large"),
+    (UnsupportedMediaType, "unsupported_media_type"),
+    (UninterpretableBody, "uninterpretable"),
+    (Unavailable, "unavailable"),
+    (StorageUnavailable, "unavailable"),
+    (SchemaNotReady, "unavailable"),
+)
+
+
+def _count_refusal(scope: Scope, exc: Exception) -> None:
+    """Count and log (throttled) why a callback was refused: never its body or token."""
+    reason = next((name for kind, name in _REASONS if isinstance(exc, kind)), "internal_error")
+    if isinstance(exc, FlowtrackError):
+        status, code, message = status_of(type(exc)), exc.code, exc.message
+    else:  # storage trouble or a bug, answered by receiver.web.responses
+        unavailable = reason == "unavailable"
+        status = 503 if unavailable else 500
+        code = "storage_unavailable" if unavailable else "internal_error"
+        message = str(exc) if unavailable else type(exc).__name__
+    webhook_id = None
+    for name, value in scope["headers"]:
+        if name == b"webhook-id":
+            webhook_id = value[:255].decode("latin-1")
+            break
+    found: Services = scope["app"].state.services
+    found.metrics.callbacks.refused(
+        reason,
+        status=status,
+        code=code,
+        message=message,
+        remote=_remote(scope),
+        webhook_id=webhook_id,
+    )
+
+
+def _remote(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def _require_json(content_type: str | None) -> None:

@@ -100,6 +100,11 @@ class SweepReport:
     failures: int = 0
     gave_up: int = 0
 
+    def add(self, other: SweepReport) -> None:
+        """Add ``other``'s counts to these."""
+        for name, value in other.__dict__.items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 class Sweeper(Job[SweepReport]):
     """Runs sweeps (the scheduled job) and on-demand terminations."""
@@ -124,6 +129,8 @@ class Sweeper(Job[SweepReport]):
         self._stops = stops
         self._genesys = genesys
         self._policy = policy
+        #: Everything sweeps and terminations did since start (read by the metrics).
+        self.totals = SweepReport()
         # Unique per process, readable in the database: which replica holds a claim.
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -140,6 +147,7 @@ class Sweeper(Job[SweepReport]):
             log.warning(str(exc), extra={"action": "sweep.claim_failed"})
             return
         report.claimed = len(claimed)
+        self.totals.claimed += len(claimed)
         gate = asyncio.Semaphore(self._policy.concurrency)
 
         async def one(launch: RowMapping) -> None:
@@ -172,6 +180,17 @@ class Sweeper(Job[SweepReport]):
     # -- one launch ------------------------------------------------------------------
 
     async def _handle(self, launch: RowMapping, report: SweepReport, *, requested: bool) -> None:
+        # This launch's own counts, added to the run's report and the totals at the end.
+        own = SweepReport()
+        try:
+            await self._handle_one(launch, own, requested=requested)
+        finally:
+            report.add(own)
+            self.totals.add(own)
+
+    async def _handle_one(
+        self, launch: RowMapping, report: SweepReport, *, requested: bool
+    ) -> None:
         try:
             await self._step(launch, report, requested=requested)
         except GenesysError as exc:

@@ -124,6 +124,13 @@ class Settings:
         "`1` serves the API without keys when none is set (development only). Without it, "
         "the server refuses to start with no key configured.",
     )
+    metrics_public: bool = setting(
+        "METRICS_PUBLIC",
+        values.flag,
+        "0",
+        "`1` serves `GET /metrics` without a key (for a Prometheus that cannot send a "
+        "bearer token); otherwise it needs a read key.",
+    )
     max_body_bytes: int = setting(
         "MAX_BODY_BYTES",
         values.positive_int,

@@ -59,7 +59,7 @@ async def readyz(request: Request) -> Response:
     """The database is reachable and migrated to the revision this code expects."""
     found = services(request)
     try:
-        revision = await found.schema_store.check_ready()
+        revision = await found.readiness.check()
     except StorageError as exc:
         not_ready = NotReady.model_construct(status="not_ready", reason=str(exc))
         return JSONResponse(render(not_ready), status_code=503)

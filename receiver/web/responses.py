@@ -87,10 +87,12 @@ async def flowtrack_error(request: Request, exc: Exception) -> Response:
     """FlowtrackError → its status and ``{"error", "message", "detail"?}``."""
     assert isinstance(exc, FlowtrackError)
     status = status_of(type(exc))
-    if status >= 500:
-        log.error(
-            exc.message, extra={"action": "http.error", "path": request.url.path, "code": exc.code}
-        )
+    extra = {"path": request.url.path, "code": exc.code}
+    if isinstance(exc, Unavailable):
+        # Told to the client as it is (e.g. Genesys not configured): a condition, not a bug.
+        log.warning(exc.message, extra={"action": "http.unavailable", **extra})
+    elif status >= 500:
+        log.error(exc.message, extra={"action": "http.error", **extra})
     headers = getattr(exc, "headers", None)
     return JSONResponse(exc.to_json(), status_code=status, headers=headers)
 

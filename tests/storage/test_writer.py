@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select, text
 from storage.errors import StorageError, StorageUnavailable
 from storage.records import DeadLetterRecord, EventRecord
 from storage.tables import DeadLetter, Event
-from storage.writer import EventWriter
+from storage.writer import Batch, EventWriter
 
 NOW = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)
 
@@ -190,3 +190,19 @@ async def test_writing_after_close_is_refused(engine: Engine) -> None:
     writer.close()
     with pytest.raises(StorageUnavailable):
         await writer.write([record("a")])
+
+
+async def test_each_committed_batch_is_reported_once_with_its_new_rows(engine: Engine) -> None:
+    batches: list[Batch] = []
+    writer = EventWriter(engine, on_batch=batches.append)
+    writer.start()
+    try:
+        await writer.write([record("a"), record("b"), record("a")])
+        await writer.write([record("a")], [DeadLetterRecord(NOW, "why", "[]", None, "{}")])
+    finally:
+        writer.close()
+    assert [(b.requests, b.events, b.dead_letters) for b in batches] == [(1, 3, 0), (1, 1, 1)]
+    assert [[row.node_id for row in b.stored] for b in batches] == [["a", "b"], []]
+    assert all(b.seconds > 0 for b in batches)
+    assert writer.queue_depth == 0
+    assert writer.failed_batches == 0
