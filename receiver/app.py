@@ -17,6 +17,7 @@ from receiver.ingest import endpoint as callbacks
 from receiver.ingest.credentials import CallbackCredentials
 from receiver.jobs.retention import Retention, RetentionPolicy
 from receiver.jobs.scheduler import JobScheduler
+from receiver.launches.flow_names import FlowNames
 from receiver.launches.service import LaunchService
 from receiver.launches.stops import StopList
 from receiver.launches.sweep import Sweeper, SweepPolicy
@@ -146,6 +147,7 @@ def create_app(settings: Settings) -> FlowtrackApp:
             event_store=EventStore(engine),
             history_store=HistoryStore(engine),
             flow_store=FlowStore(engine),
+            flow_names=FlowNames(genesys),
             schema_store=schema,
             metrics=metrics,
             readiness=readiness,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from receiver.ingest.credentials import CallbackCredentials
+from receiver.launches.flow_names import FlowNames
 from receiver.launches.service import LaunchService
 from receiver.launches.stops import StopList
 from receiver.launches.sweep import Sweeper
@@ -42,6 +43,7 @@ class Services:
     event_store: EventStore
     history_store: HistoryStore
     flow_store: FlowStore
+    flow_names: FlowNames
     schema_store: SchemaStore
     metrics: Metrics
     readiness: Readiness

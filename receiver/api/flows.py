@@ -1,8 +1,9 @@
 """Flows over the REST API: the flows flowtrack has seen, and one flow's statistics.
 
 ``GET /api/v1/flows`` lists every flow named by an event or a launch, in flow id order,
-with its counts. ``GET /api/v1/flows/{flowId}/stats`` answers what storage.flowstats
-computes over ``[since, until)``.
+with its counts and its name (asked of Genesys once per flow:
+receiver.launches.flow_names). ``GET /api/v1/flows/{flowId}/stats`` answers what
+storage.flowstats computes over ``[since, until)``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ class FlowNotFound(NotFound):
 
 
 _Count = Annotated[int, Field(ge=0)]
+_Name = Annotated[
+    str | None,
+    Field(
+        description="The flow's name in Genesys Cloud, asked once per flow and kept; null "
+        "without Genesys credentials, while Genesys is unreachable, or for a flow it does "
+        "not know."
+    ),
+]
 _Ms = Annotated[float | None, Field(ge=0)]
 _ByState = Annotated[
     dict[str, _Count],
@@ -58,6 +67,7 @@ class Flow(WireModel):
     """A flow flowtrack has seen in events or launches."""
 
     flow_id: str
+    name: _Name
     events: _Count
     launches: _Count
     launches_by_state: _ByState
@@ -66,11 +76,12 @@ class Flow(WireModel):
     last_seen_at: Timestamp | None = Field(description="The later of the two.")
 
     @classmethod
-    def of(cls, flow: FlowSummary) -> Flow:
+    def of(cls, flow: FlowSummary, name: str | None) -> Flow:
         """One flow of the list."""
         seen = [at for at in (flow.last_event_at, flow.last_launch_at) if at is not None]
         return cls.model_construct(
             flow_id=flow.flow_id,
+            name=name,
             events=flow.events,
             launches=flow.launches,
             launches_by_state=dict.fromkeys(STATES, 0) | flow.launches_by_state,
@@ -135,6 +146,7 @@ class FlowStats(WireModel):
     """One flow's statistics over [since, until)."""
 
     flow_id: str
+    name: _Name
     since: Timestamp | None
     until: Timestamp | None
     launches: LaunchCounts
@@ -145,11 +157,14 @@ class FlowStats(WireModel):
     duration_sample: DurationSample
 
     @classmethod
-    def of(cls, stats: Computed, since: datetime | None, until: datetime | None) -> FlowStats:
+    def of(
+        cls, stats: Computed, name: str | None, since: datetime | None, until: datetime | None
+    ) -> FlowStats:
         """The API's view of computed statistics."""
         nodes = sorted(stats.nodes, key=lambda node: (-node.entries, node.node_id))
         return cls.model_construct(
             flow_id=stats.flow_id,
+            name=name,
             since=since,
             until=until,
             launches=LaunchCounts.model_construct(
@@ -208,7 +223,7 @@ class FlowQuery(RequestModel):
     "The flows flowtrack has seen",
     tag="flows",
     access="read",
-    description="In flow id order, with event and launch counts.",
+    description="In flow id order, with event and launch counts and names.",
     parameters=query_params(FlowQuery),
     replies={200: Reply("A page of flows.", page_of(Flow))},
     failures=(INVALID_QUERY, STORAGE_UNAVAILABLE),
@@ -221,6 +236,11 @@ async def get_flows(request: Request) -> Response:
     after = query.scalar_cursor(str)
     query.check()
     flows = await found.flow_store.list(after=after, limit=limit + 1)
+    names = await found.flow_names.names(flow.flow_id for flow in flows[:limit])
+
+    def flow_json(flow: FlowSummary) -> dict[str, Any]:
+        return render(Flow.of(flow, names[flow.flow_id]))
+
     return JSONResponse(page(flows, limit, flow_json, lambda last: last.flow_id, query))
 
 
@@ -248,12 +268,8 @@ async def get_flow_stats(request: Request) -> Response:
     if not await found.flow_store.known(flow_id):
         raise FlowNotFound(f"no event or launch of flow {flow_id!r}")
     stats = await found.flow_store.stats(flow_id, since=since, until=until)
-    return JSONResponse(render(FlowStats.of(stats, since, until)))
-
-
-def flow_json(flow: FlowSummary) -> dict[str, Any]:
-    """One flow of the list, as the API writes it."""
-    return render(Flow.of(flow))
+    name = (await found.flow_names.names([flow_id]))[flow_id]
+    return JSONResponse(render(FlowStats.of(stats, name, since, until)))
 
 
 def _ms(value: float | None) -> float | None:
