@@ -153,11 +153,10 @@ def _advance(connection: Connection, launch: RowMapping, now: datetime) -> None:
             latest(events.c.node_name, kinds=NODE_KINDS),
             latest(events.c.outcome, kinds=(COMPLETE,)),
             latest(events.c.occurred_at, kinds=(COMPLETE,)),
-            latest(events.c.error_code, kinds=(COMPLETE,)),
             func.count().filter(events.c.kind == COMPLETE),
         ).where(mine)
     ).one()
-    total, errors, last_received, node_id, node_name, outcome, ended_at, code, completes = summary
+    total, errors, last_received, node_id, node_name, outcome, ended_at, completes = summary
     if not total:
         return
     values: dict[str, Any] = {"last_event_at": last_received, "updated_at": now}
