@@ -15,7 +15,16 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from receiver.client.api import DEFAULT_URL, KEY_VARIABLE, URL_VARIABLE, Api, ClientError
-from receiver.client.tables import Column, as_json, cell, field, moment, pairs, table, when
+from receiver.client.tables import (
+    Column,
+    as_json,
+    field,
+    moment,
+    pairs,
+    stream_row,
+    table,
+    when,
+)
 
 ENVIRONMENT = f"""environment variables:
   {URL_VARIABLE}      the flowtrack to talk to (default {DEFAULT_URL}); --url wins
@@ -59,6 +68,8 @@ STEP_COLUMNS: list[Column] = [
     ("ERROR", field("errorCode")),
     ("SOURCE", field("source")),
 ]
+#: ``events tail`` prints rows before it knows them all: widths that fit the usual ids.
+TAIL_WIDTHS = (6, 19, 10, 11, 36, 36, 20, 0)
 DEAD_LETTER_COLUMNS: list[Column] = [
     ("ID", field("id")),
     ("RECEIVED", moment("receivedAt")),
@@ -247,7 +258,7 @@ def _tail(api: Api, args: argparse.Namespace, out: TextIO) -> int:
         "since": since if isinstance(since, str) else since.isoformat().replace("+00:00", "Z"),
     }
     if not args.json:
-        table([], EVENT_COLUMNS, out)
+        stream_row([heading for heading, _ in EVENT_COLUMNS], TAIL_WIDTHS, out)
     cursor: str | None = None
     shown: set[int] = set()
     printed = 0
@@ -260,7 +271,7 @@ def _tail(api: Api, args: argparse.Namespace, out: TextIO) -> int:
             if args.json:
                 as_json(item, out, one_line=True)
             else:
-                out.write("  ".join(cell(read(item)) for _, read in EVENT_COLUMNS) + "\n")
+                stream_row([read(item) for _, read in EVENT_COLUMNS], TAIL_WIDTHS, out)
             printed += 1
             if args.count is not None and printed >= args.count:
                 out.flush()

@@ -50,6 +50,13 @@ def table(items: Sequence[Mapping[str, Any]], columns: Sequence[Column], out: Te
         out.write(line.rstrip() + "\n")
 
 
+def stream_row(values: Sequence[Any], widths: Sequence[int], out: TextIO) -> None:
+    """One row of a table printed as it grows (``events tail``): fixed column widths."""
+    cells = [cell(value) for value in values]
+    line = "  ".join(text.ljust(width) for text, width in zip(cells, widths, strict=True))
+    out.write(line.rstrip() + "\n")
+
+
 def pairs(values: Sequence[tuple[str, Any]], out: TextIO) -> None:
     """``name: value`` lines, the names aligned."""
     width = max((len(name) for name, _ in values), default=0)

@@ -167,3 +167,25 @@ async def test_dead_letters_are_listed(
     heading, row = out.splitlines()
     assert heading.split() == ["ID", "RECEIVED", "WEBHOOK-ID", "REASON"]
     assert row.split()[0] == "1"
+
+
+async def test_events_tail_prints_a_table_by_default(
+    server: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = {"event": "node_enter", "eventId": "e-1", "conversationId": "c-1", "nodeId": "ask"}
+    assert (await post_callbacks(server, event)).status_code == 200
+    code, out, _ = await flowtrack(capsys, "events", "tail", "--count", "1", *at(server))
+    assert code == 0
+    heading, row = out.splitlines()
+    assert heading.split() == [
+        "ID",
+        "OCCURRED",
+        "KIND",
+        "SOURCE",
+        "LAUNCH",
+        "CONVERSATION",
+        "NODE",
+        "OUTCOME",
+    ]
+    assert row.split()[3:6] == ["node_enter", "data_action", "-"]
+    assert heading.index("KIND") == row.index("node_enter")
