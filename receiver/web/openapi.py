@@ -139,7 +139,9 @@ progress, stores every event and serves each flow's history.
 Every answer is JSON. Every error is `{"error": "<code>", "message": "…", "detail": …}`:
 `error` is a stable code (listed per status below), `message` says what is wrong,
 `detail` (when present) lists each problem. Timestamps are ISO-8601 UTC. Lists use
-cursor pagination: `limit` (1 to 1000) and the previous page's `nextCursor` as `cursor`.
+cursor pagination: `limit` (1 to 1000) and the previous page's `nextCursor` as `cursor`,
+with the filters that page was asked with (a cursor used with others is a 400). A query
+parameter given twice is a 400, and so is `until` not later than `since`.
 """
 
 
