@@ -32,6 +32,7 @@ from receiver.telemetry.readiness import Readiness
 from receiver.web import request_ids
 from receiver.web.access import ApiKeys
 from receiver.web.responses import EXCEPTION_HANDLERS
+from storage.audit import AuditStore
 from storage.engine import make_engine
 from storage.errors import StorageError
 from storage.flows import FlowStore
@@ -149,6 +150,7 @@ def create_app(settings: Settings) -> FlowtrackApp:
             flow_store=FlowStore(engine),
             flow_names=FlowNames(genesys),
             schema_store=schema,
+            audit_store=AuditStore(engine),
             metrics=metrics,
             readiness=readiness,
         )

@@ -16,6 +16,7 @@ from receiver.settings import Settings
 from receiver.telemetry.metrics import Metrics
 from receiver.telemetry.readiness import Readiness
 from receiver.web.access import ApiKeys
+from storage.audit import AuditStore
 from storage.flows import FlowStore
 from storage.history import HistoryStore
 from storage.launches import LaunchStore
@@ -45,6 +46,7 @@ class Services:
     flow_store: FlowStore
     flow_names: FlowNames
     schema_store: SchemaStore
+    audit_store: AuditStore
     metrics: Metrics
     readiness: Readiness
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from receiver.api import dead_letters, flows
+from receiver.api import audit, dead_letters, flows, terminations
 from receiver.api import events as api
 from receiver.api import launches as launches_api
 from receiver.api import transitions as history
@@ -38,7 +38,8 @@ ROUTES = [
     ),
     route("/api/v1/flows", flows.get_flows, "GET"),
     route("/api/v1/flows/{flow_id:id}/stats", flows.get_flow_stats, "GET"),
-    route("/api/v1/launches/{launch_id:id}/terminate", launches_api.terminate_launch, "POST"),
+    route("/api/v1/launches/{launch_id:id}/terminate", terminations.terminate_launch, "POST"),
+    route("/api/v1/audit", audit.get_audit, "GET"),
 ]
 
 

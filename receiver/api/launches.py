@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from pydantic import ConfigDict, Field, StrictInt, ValidationError
+from pydantic import ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from receiver.api.audit import audited
+from receiver.api.bodies import MalformedJSON, UnsupportedMediaType, json_body
 from receiver.api.events import Event
 from receiver.api.refusals import refusal_failures, refusal_status
 from receiver.launches.service import (
     GenesysNotConfigured,
+    IdempotencyKeyReused,
     InvalidLaunch,
     LaunchNotFound,
     LaunchOrder,
     LaunchRefused,
     LaunchView,
 )
-from receiver.launches.sweep import TerminationRefused, UnknownLaunch
 from receiver.resources import services
 from receiver.web.models import (
     RequestModel,
@@ -47,12 +51,14 @@ from receiver.web.operations import (
 )
 from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
+from storage.audit import CREATED, LAUNCH, REFUSED, REPLAYED
 from storage.launches import LaunchFilter
 from storage.vocabulary import KINDS, STATES
 
 MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
 _Seconds = Annotated[StrictInt, Field(ge=1, le=MAX_TIMEOUT_SECONDS)]
 _NoNul = r"^[^\x00]*$"
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 class CurrentNode(WireModel):
@@ -164,7 +170,10 @@ class LaunchRequest(RequestModel):
     )
 
     flow_id: str = Field(
-        description="The flow to launch.", min_length=1, max_length=128, pattern=_NoNul
+        description="The flow to launch: its id, a UUID.",
+        min_length=1,
+        max_length=128,
+        json_schema_extra={"format": "uuid", "pattern": _UUID},
     )
     flow_version: str | None = Field(
         None, description="Default: the published version.", max_length=64, pattern=_NoNul
@@ -173,6 +182,16 @@ class LaunchRequest(RequestModel):
     name: str | None = Field(None, max_length=255, pattern=_NoNul)
     timeout_seconds: _Seconds | None = None
     idle_timeout_seconds: _Seconds | None = None
+
+    @field_validator("flow_id")
+    @classmethod
+    def _a_flow_id(cls, value: str) -> str:
+        # Refused here: the platform would refuse it too, after a launch_failed was stored.
+        if not re.fullmatch(_UUID, value):
+            raise PydanticCustomError(
+                "flow_id", "must be a flow id, a UUID such as 7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37"
+            )
+        return value
 
     def order(self) -> LaunchOrder:
         """The launch this request asks for (empty texts count as absent)."""
@@ -206,8 +225,8 @@ class LaunchQuery(RequestModel):
     cursor: str | None = None
 
 
-_LAUNCH_ID = Param("launch_id", "path", string(minLength=1), "The launch id.")
-_LAUNCH_FAILURES = (Failure.of(LaunchNotFound), STORAGE_UNAVAILABLE)
+LAUNCH_ID = Param("launch_id", "path", string(minLength=1), "The launch id.")
+LAUNCH_FAILURES = (Failure.of(LaunchNotFound), STORAGE_UNAVAILABLE)
 
 
 # -- HTTP handlers --------------------------------------------------------------------
@@ -220,7 +239,8 @@ _LAUNCH_FAILURES = (Failure.of(LaunchNotFound), STORAGE_UNAVAILABLE)
     access="write",
     description="Records the launch, starts the flow on the platform with the launch id "
     "in its input, and answers once the platform has accepted it. A request with a known "
-    "`Idempotency-Key` launches nothing and answers 200 with the original launch.",
+    "`Idempotency-Key` launches nothing and answers 200 with the original launch (409 when "
+    "the key was used for a different request). Recorded in the audit.",
     parameters=(
         Param(
             "Idempotency-Key",
@@ -249,6 +269,9 @@ _LAUNCH_FAILURES = (Failure.of(LaunchNotFound), STORAGE_UNAVAILABLE)
     },
     failures=(
         Failure.of(InvalidLaunch, detail=PROBLEMS, detail_required=False),
+        MalformedJSON,
+        UnsupportedMediaType,
+        IdempotencyKeyReused,
         *refusal_failures(Rejection),
         Failure.of(GenesysNotConfigured),
         STORAGE_UNAVAILABLE,
@@ -257,22 +280,24 @@ _LAUNCH_FAILURES = (Failure.of(LaunchNotFound), STORAGE_UNAVAILABLE)
 async def post_launch(request: Request) -> Response:
     """``POST /api/v1/launches``: 201 with the new launch (200 when replayed by key)."""
     found = services(request)
-    order = _launch_order(await request.body(), request.headers.get("idempotency-key"))
+    key = request.headers.get("idempotency-key")
+    order = _launch_order(await json_body(request), key)
     try:
-        view, created = await found.launches.launch(order, request.headers.get("idempotency-key"))
+        view, created = await found.launches.launch(order, key)
     except LaunchRefused as exc:
+        await audited(request, LAUNCH, exc.launch.row["id"], REFUSED, exc.code)
         return _refusal(exc)
+    except IdempotencyKeyReused as exc:
+        await audited(request, LAUNCH, exc.launch_id, REFUSED, exc.code)
+        raise
+    await audited(request, LAUNCH, view.row["id"], CREATED if created else REPLAYED)
     headers = {"Location": f"/api/v1/launches/{view.row['id']}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(detail_json(view), status_code=201 if created else 200, headers=headers)
 
 
-def _launch_order(body: bytes, idempotency_key: str | None) -> LaunchOrder:
-    try:
-        decoded = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidLaunch(f"body is not valid JSON: {exc}") from None
+def _launch_order(decoded: Any, idempotency_key: str | None) -> LaunchOrder:
     if not isinstance(decoded, dict):
         raise InvalidLaunch("the body must be a JSON object")
     problems: list[dict[str, str]] = []
@@ -306,9 +331,9 @@ def _refusal(exc: LaunchRefused) -> Response:
     "One launch",
     tag="launches",
     access="read",
-    parameters=(_LAUNCH_ID,),
+    parameters=(LAUNCH_ID,),
     replies={200: Reply("The launch.", LaunchDetail)},
-    failures=_LAUNCH_FAILURES,
+    failures=LAUNCH_FAILURES,
 )
 async def get_launch(request: Request) -> Response:
     """``GET /api/v1/launches/{id}``."""
@@ -348,24 +373,3 @@ async def get_launches(request: Request) -> Response:
             query,
         )
     )
-
-
-@operation(
-    "terminateLaunch",
-    "End a launch now",
-    tag="launches",
-    access="write",
-    description="Ends it the way the sweep ends a stuck launch, with outcome `terminated`. "
-    "Calling it again is harmless. A conversation launch shows `terminated` once the next "
-    "sweep confirms the disconnect.",
-    parameters=(_LAUNCH_ID,),
-    replies={200: Reply("The launch.", LaunchDetail)},
-    failures=(*_LAUNCH_FAILURES, Failure.of(UnknownLaunch), TerminationRefused),
-)
-async def terminate_launch(request: Request) -> Response:
-    """``POST /api/v1/launches/{id}/terminate``: end it now, the way the sweep would."""
-    found = services(request)
-    launch_id = request.path_params["launch_id"]
-    await found.sweeper.terminate(launch_id)
-    await found.tracker.settled()
-    return JSONResponse(detail_json(await found.launches.describe(launch_id)))

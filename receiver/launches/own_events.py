@@ -110,3 +110,20 @@ def status_events(launch: RowMapping, execution: FlowExecution, now: datetime) -
         )
     )
     return rows
+
+
+def detected_code(outcome: str) -> str:
+    """The error code of the sweep's record that it is ending a launch with ``outcome``."""
+    return "termination_requested" if outcome == TERMINATED else "timeout"
+
+
+def why_ended(launch: RowMapping, outcome: str, now: datetime, reason: str | None = None) -> str:
+    """Why the sweep is ending ``launch``; a termination asked for carries its ``reason``."""
+    if outcome == TERMINATED:
+        requested = "termination requested through the API"
+        return f"{requested}: {reason}" if reason else requested
+    deadline = launch["deadline_at"]
+    if deadline is not None and deadline <= now:
+        return f"deadline {deadline.isoformat()} passed"
+    idle = launch["idle_timeout_seconds"]
+    return f"no event for {idle} s (idle limit)"

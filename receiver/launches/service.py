@@ -9,6 +9,8 @@ background. An ``Idempotency-Key`` makes a retried request return the original l
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from receiver.errors import FlowtrackError, InvalidRequest, NotFound, Unavailable
+from receiver.errors import Conflict, FlowtrackError, InvalidRequest, NotFound, Unavailable
 from receiver.genesys import GenesysClient
 from receiver.genesys.errors import (
     GenesysError,
@@ -35,7 +37,7 @@ log = logging.getLogger("flowtrack.launches")
 
 
 class InvalidLaunch(InvalidRequest):
-    """The launch request is not valid JSON, or a field is missing, unknown or wrong."""
+    """The launch request is not a JSON object, or a field is missing, unknown or wrong."""
 
     code = "invalid_launch"
 
@@ -44,6 +46,16 @@ class LaunchNotFound(NotFound):
     """No launch has this id."""
 
     code = "launch_not_found"
+
+
+class IdempotencyKeyReused(Conflict):
+    """The ``Idempotency-Key`` was used before with a different request."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, message: str, *, launch_id: str) -> None:
+        super().__init__(message)
+        self.launch_id = launch_id
 
 
 class GenesysNotConfigured(Unavailable):
@@ -80,6 +92,12 @@ class LaunchOrder:
     input_data: dict[str, Any] | None = None
     timeout_seconds: int | None = None
     idle_timeout_seconds: int | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of what is asked: the same launch request gives the same one."""
+        canonical = orjson.dumps(dataclasses.asdict(self), option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(canonical).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -124,7 +142,11 @@ class LaunchService:
     async def launch(
         self, order: LaunchOrder, idempotency_key: str | None
     ) -> tuple[LaunchView, bool]:
-        """Launch a flow; returns the launch and whether this call created it."""
+        """Launch a flow; returns the launch and whether this call created it.
+
+        A known ``idempotency_key`` returns the launch it made, unless that launch was
+        asked for with another request (:class:`IdempotencyKeyReused`).
+        """
         if self._genesys is None:
             raise GenesysNotConfigured(
                 "launching needs FLOWTRACK_GENESYS_CLIENT_ID and FLOWTRACK_GENESYS_CLIENT_SECRET"
@@ -132,6 +154,14 @@ class LaunchService:
         new = self._new_launch(order, idempotency_key)
         row, created = await self._launches.insert(new)
         if not created:
+            made_by = row["request_fingerprint"]
+            # A launch stored before fingerprints were kept answers as it always did.
+            if made_by is not None and made_by != new.request_fingerprint:
+                raise IdempotencyKeyReused(
+                    f"Idempotency-Key {idempotency_key!r} was used for another request "
+                    f"(launch {row['id']}); use a new key for a new launch",
+                    launch_id=row["id"],
+                )
             return await self.describe(row["id"]), False
         input_data = dict(orjson.loads(new.input_data) if new.input_data else {})
         input_data[self._input_key] = new.id
@@ -250,4 +280,5 @@ class LaunchService:
             idle_timeout_seconds=idle,
             created_at=created,
             deadline_at=deadline,
+            request_fingerprint=order.fingerprint,
         )

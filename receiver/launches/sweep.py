@@ -38,7 +38,7 @@ from receiver.genesys import GenesysClient
 from receiver.genesys.errors import GenesysError, GenesysNotFound
 from receiver.genesys.execution import ExecutionStatus, FlowExecution
 from receiver.jobs.job import Job
-from receiver.launches.own_events import status_events, sweep_event
+from receiver.launches.own_events import detected_code, status_events, sweep_event, why_ended
 from receiver.launches.stops import StopList
 from receiver.launches.tracker import LaunchTracker
 from receiver.settings import Settings
@@ -131,6 +131,8 @@ class Sweeper(Job[SweepReport]):
         self._policy = policy
         #: Everything sweeps and terminations did since start (read by the metrics).
         self.totals = SweepReport()
+        # The reason given with a termination asked for through the API, while it runs.
+        self._reasons: dict[str, str | None] = {}
         # Unique per process, readable in the database: which replica holds a claim.
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -158,8 +160,8 @@ class Sweeper(Job[SweepReport]):
         if claimed:
             log.info("sweep done", extra={"action": "sweep.done", **report.__dict__})
 
-    async def terminate(self, launch_id: str) -> None:
-        """End one launch now, the way the sweep would (idempotent)."""
+    async def terminate(self, launch_id: str, reason: str | None = None) -> None:
+        """End one launch now, the way the sweep would (idempotent); ``reason`` is kept."""
         row = await self._launches.get(launch_id)
         if row is None:
             raise UnknownLaunch(f"no launch {launch_id!r}")
@@ -175,7 +177,11 @@ class Sweeper(Job[SweepReport]):
             raise TerminationRefused(
                 "another flowtrack process is acting on this launch right now; retry shortly"
             )
-        await self._handle(claimed, SweepReport(), requested=True)
+        self._reasons[launch_id] = reason
+        try:
+            await self._handle(claimed, SweepReport(), requested=True)
+        finally:
+            self._reasons.pop(launch_id, None)
 
     # -- one launch ------------------------------------------------------------------
 
@@ -230,8 +236,8 @@ class Sweeper(Job[SweepReport]):
                 ERROR,
                 "timeout",
                 now,
-                error_code=_detected_code(outcome),
-                message=_why(launch, outcome, now),
+                error_code=detected_code(outcome),
+                message=why_ended(launch, outcome, now, self._reasons.get(launch["id"])),
                 conversation=conversation,
             )
         if conversation and self._genesys is not None:
@@ -383,17 +389,3 @@ class _StillConnected(GenesysError):
 
     def __init__(self, conversation: str) -> None:
         super().__init__(f"conversation {conversation} is still connected after disconnecting")
-
-
-def _detected_code(outcome: str) -> str:
-    return "termination_requested" if outcome == TERMINATED else "timeout"
-
-
-def _why(launch: RowMapping, outcome: str, now: datetime) -> str:
-    if outcome == TERMINATED:
-        return "termination requested through the API"
-    deadline = launch["deadline_at"]
-    if deadline is not None and deadline <= now:
-        return f"deadline {deadline.isoformat()} passed"
-    idle = launch["idle_timeout_seconds"]
-    return f"no event for {idle} s (idle limit)"

@@ -23,7 +23,7 @@ class Ready(WireModel):
     """The database is reachable and migrated."""
 
     status: str = one_of(["ready"])
-    migration: str = Field(description="The schema revision, e.g. `0004`.")
+    migration: str = Field(description="The schema revision, e.g. `0005`.")
 
 
 class NotReady(WireModel):

@@ -57,6 +57,7 @@ TAGS = (
     ("launches", "Launching flows on Genesys Cloud and following them."),
     ("history", "The path a launch or a conversation took through its flow."),
     ("flows", "The flows flowtrack has seen, and their statistics."),
+    ("audit", "Who did what through the API (the name of each write's API key)."),
     ("meta", "This document and its human-readable page (no key)."),
 )
 

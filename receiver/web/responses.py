@@ -14,6 +14,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from receiver.errors import (
@@ -119,9 +120,23 @@ async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own answers (no such route, method not allowed) → JSON like the rest."""
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the methods of the first route with this path; a path has
+        # one route per method here, so the answer must name all of theirs.
+        headers["Allow"] = ", ".join(_allowed_methods(request)) or headers.get("Allow", "")
     return JSONResponse(
-        {"error": code, "message": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        {"error": code, "message": exc.detail}, status_code=exc.status_code, headers=headers
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in getattr(request.app, "routes", ()):
+        if isinstance(route, Route) and route.path_regex.match(request.url.path):
+            methods |= route.methods or set()
+    # HEAD comes with every GET; the declared methods are what a client needs to know.
+    return sorted(methods - {"HEAD"} if "GET" in methods else methods)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

@@ -20,6 +20,8 @@ from tests.conftest import (
     settings_for,
 )
 
+# A flow id the sandbox does not know: the platform refuses it.
+UNKNOWN_FLOW = "bbbbbbbb-0000-4000-8000-000000000404"
 START = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
 
 
@@ -94,7 +96,7 @@ async def test_a_retried_request_with_the_same_idempotency_key_launches_once(
 async def test_a_flow_the_platform_does_not_know_is_kept_as_launch_failed(
     launch_api: httpx.AsyncClient,
 ) -> None:
-    response = await launch(launch_api, flowId="no-such-flow")
+    response = await launch(launch_api, flowId=UNKNOWN_FLOW)
     assert response.status_code == 422
     body = response.json()
     assert body["error"] == "genesys_not_found"
@@ -161,7 +163,7 @@ async def test_launches_are_listed_newest_first_with_filters_and_pagination(
     launch_api: httpx.AsyncClient,
 ) -> None:
     ids = [(await launch(launch_api)).json()["id"] for _ in range(3)]
-    await launch(launch_api, flowId="no-such-flow")
+    await launch(launch_api, flowId=UNKNOWN_FLOW)
     page = (
         await launch_api.get("/api/v1/launches", params={"limit": "2", "state": "running"})
     ).json()
@@ -172,7 +174,7 @@ async def test_launches_are_listed_newest_first_with_filters_and_pagination(
     ).json()
     assert [item["id"] for item in page["items"] + rest["items"]] == ids[::-1]
     failed = (await launch_api.get("/api/v1/launches", params={"state": "launch_failed"})).json()
-    assert [item["flowId"] for item in failed["items"]] == ["no-such-flow"]
+    assert [item["flowId"] for item in failed["items"]] == [UNKNOWN_FLOW]
     bad = await launch_api.get("/api/v1/launches", params={"state": "sleeping"})
     assert bad.status_code == 400
 
@@ -319,3 +321,76 @@ def test_launch_ids_are_time_ordered_uuid7() -> None:
     assert all(value < later for value in earlier)
     # The first 48 bits are the creation time in milliseconds.
     assert abs((parsed[-1].int >> 80) - time.time_ns() // 1_000_000) < 1000
+
+
+async def test_an_idempotency_key_reused_for_another_request_is_a_409(
+    launch_api: httpx.AsyncClient, sandbox: Any
+) -> None:
+    headers = {"Idempotency-Key": "order-4712"}
+    first = await launch_api.post(
+        "/api/v1/launches", json={"flowId": FLOW_HANGS, "name": "a"}, headers=headers
+    )
+    # The same request written differently is the same request.
+    same = await launch_api.post(
+        "/api/v1/launches",
+        content=b'{ "name": "a",  "flowId": "' + FLOW_HANGS.encode() + b'" }',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    other = await launch_api.post(
+        "/api/v1/launches", json={"flowId": FLOW_HANGS, "name": "b"}, headers=headers
+    )
+    assert (first.status_code, same.status_code, other.status_code) == (201, 200, 409)
+    assert other.json()["error"] == "idempotency_key_reused"
+    assert first.json()["id"] in other.json()["message"]
+    async with httpx.AsyncClient(base_url=sandbox.base_url) as control:
+        stats = (await control.get("/sandbox/stats")).json()
+    assert stats["counters"]["launches"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "error"),
+    [
+        (
+            b'{"flowId": "' + FLOW_HANGS.encode() + b'"}',
+            "text/plain",
+            415,
+            "unsupported_media_type",
+        ),
+        (b'{"flowId": "' + FLOW_HANGS.encode() + b'"}', None, 415, "unsupported_media_type"),
+        (b'{"flowId": ', "application/json", 400, "malformed_json"),
+    ],
+)
+async def test_a_launch_body_must_be_declared_and_well_formed_json(
+    launch_api: httpx.AsyncClient, content: bytes, content_type: str | None, status: int, error: str
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = await launch_api.post("/api/v1/launches", content=content, headers=headers)
+    assert (response.status_code, response.json()["error"]) == (status, error)
+    assert (await launch_api.get("/api/v1/launches")).json()["items"] == []
+
+
+async def test_a_flow_id_that_is_not_a_uuid_is_refused_without_storing_a_launch(
+    launch_api: httpx.AsyncClient, sandbox: Any
+) -> None:
+    response = await launch(launch_api, flowId="my-flow")
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_launch"
+    assert response.json()["detail"] == [
+        {
+            "field": "flowId",
+            "problem": "must be a flow id, a UUID such as 7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37",
+        }
+    ]
+    assert (await launch_api.get("/api/v1/launches")).json()["items"] == []
+    async with httpx.AsyncClient(base_url=sandbox.base_url) as control:
+        stats = (await control.get("/sandbox/stats")).json()
+    assert stats["counters"].get("launches", 0) == 0
+
+
+async def test_another_method_on_the_launches_is_a_405_naming_the_allowed_ones(
+    launch_api: httpx.AsyncClient,
+) -> None:
+    response = await launch_api.delete("/api/v1/launches")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json()["error"] == "method_not_allowed"
