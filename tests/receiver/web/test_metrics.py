@@ -1,3 +1,4 @@
+import logging
 import uuid
 from typing import Any
 
@@ -7,7 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from receiver.app import create_app
 from receiver.serving.server import running_server
-from tests.conftest import FLOW_FAILS, FLOW_OK, READ_KEY, WRITE_KEY, settings_for
+from tests.conftest import FLOW_CALL, FLOW_FAILS, FLOW_OK, READ_KEY, WRITE_KEY, settings_for
+from tests.receiver.launches.test_sweep import tracked  # noqa: F401  (a fixture)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -111,3 +113,27 @@ async def test_launches_and_genesys_calls_are_counted(
     assert value(samples, "flowtrack_genesys_requests_total", operation=launches, status="200") == 2
     assert value(samples, "flowtrack_genesys_request_seconds_count", operation=launches) == 3
     assert value(samples, "flowtrack_sweep_overdue_found_total") == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_sweep_is_counted(tracked: Any) -> None:  # noqa: F811
+    flowtrack = await tracked()
+    launch = await flowtrack.launch(FLOW_CALL, timeoutSeconds=1)
+    await flowtrack.until(launch["id"], "timed_out")
+    samples = await scrape(str(flowtrack.api.base_url))
+    assert value(samples, "flowtrack_sweep_overdue_found_total") >= 1
+    assert value(samples, "flowtrack_sweep_disconnects_requested_total") == 1
+    assert value(samples, "flowtrack_sweep_terminations_confirmed_total") == 1
+    assert value(samples, "flowtrack_sweep_termination_failed_total") == 0
+    assert value(samples, "flowtrack_launches", state="timed_out") == 1
+
+
+async def test_a_503_for_missing_genesys_settings_is_no_error_in_the_log(
+    api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await api.post("/api/v1/launches", json={"flowId": FLOW_OK})
+    assert response.status_code == 503
+    assert response.json()["error"] == "genesys_not_configured"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    [line] = [r for r in caplog.records if getattr(r, "action", None) == "http.unavailable"]
+    assert line.levelno == logging.WARNING
