@@ -73,10 +73,15 @@ class ServerLines(logging.Filter):
 
 
 class AlembicChatter(logging.Filter):
-    """Drops Alembic's per-connection INFO lines; keeps "Running upgrade …" and problems."""
+    """Drops Alembic's per-connection INFO lines; keeps "Running upgrade …" and problems,
+    as ``storage.migration``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.INFO or not str(record.msg).startswith(_ALEMBIC_CHATTER)
+        if record.levelno <= logging.INFO and str(record.msg).startswith(_ALEMBIC_CHATTER):
+            return False
+        if not hasattr(record, "action"):
+            record.action = "storage.migration"
+        return True
 
 
 class JSONFormatter(logging.Formatter):

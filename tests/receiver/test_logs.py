@@ -53,7 +53,11 @@ def test_alembic_says_nothing_when_a_revision_is_read(json_lines: io.StringIO) -
     migration.info("Context impl SQLiteImpl.")
     migration.info("Will assume non-transactional DDL.")
     migration.info("Running upgrade 0006 -> 0007, audit")
-    assert [e["message"] for e in entries(json_lines)] == ["Running upgrade 0006 -> 0007, audit"]
+    [line] = entries(json_lines)
+    assert (line["action"], line["message"]) == (
+        "storage.migration",
+        "Running upgrade 0006 -> 0007, audit",
+    )
 
 
 def test_a_line_logged_while_serving_a_request_names_it(json_lines: io.StringIO) -> None:
