@@ -37,6 +37,8 @@ class Api:
         key = key or os.environ.get(KEY_VARIABLE)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=TIMEOUT_SECONDS)
+        #: The status of the latest answer (202: accepted, still in progress).
+        self.status: int | None = None
 
     def __enter__(self) -> Api:
         return self
@@ -63,6 +65,7 @@ class Api:
                 f"cannot reach flowtrack at {self.url} ({exc.__class__.__name__}: {exc}); "
                 f"is it running? set --url or {URL_VARIABLE}"
             ) from None
+        self.status = response.status_code
         if response.is_success:
             return response.json() if response.content else None
         raise ClientError(_refusal(response), status=response.status_code)

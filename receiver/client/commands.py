@@ -240,6 +240,8 @@ def _terminate(api: Api, args: argparse.Namespace, out: TextIO) -> int:
         as_json(launch, out)
         return 0
     _describe(launch, out)
+    if api.status == 202:
+        out.write("termination in progress: the launch ends once the disconnect is confirmed\n")
     return 0
 
 
