@@ -59,9 +59,7 @@ def tally_launches(engine: Engine, *, max_flows: int) -> LaunchTally:
         rows: Sequence[Any] = connection.execute(per_flow).all()
         tally.outcomes = _capped(rows, max_flows)
         seconds = _seconds(connection)
-        columns = [
-            func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS
-        ]
+        columns = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
         durations = (
             select(launches.c.state, func.count(), func.sum(seconds), *columns)
             .where(ended)
