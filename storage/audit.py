@@ -29,7 +29,12 @@ CREATED = "created"
 REPLAYED = "replayed"
 REQUESTED = "requested"
 REFUSED = "refused"
-OUTCOMES = (CREATED, REPLAYED, REQUESTED, REFUSED)
+COMPLETED = "completed"
+FAILED = "failed"
+OUTCOMES = (CREATED, REPLAYED, REQUESTED, REFUSED, COMPLETED, FAILED)
+#: Who registers when no API key is involved: ``flowtrack register``, or the app's start.
+BY_REGISTER_COMMAND = "flowtrack:register"
+BY_STARTUP = "flowtrack:startup"
 
 
 @dataclass(frozen=True)

@@ -37,16 +37,20 @@ class AuditRecord(WireModel):
     at: Timestamp = Field(description="When it was done.")
     key_name: str = Field(
         description="The name of the API key used (`key-` and 8 hex digits for a key "
-        "configured without a name; `anonymous` when the API is served without keys)."
+        "configured without a name; `anonymous` when the API is served without keys); "
+        "`flowtrack:register` or `flowtrack:startup` for a registration flowtrack ran."
     )
     action: str = one_of(ACTIONS, "What was done.")
-    target: str | None = Field(description="What it was done to (a launch id).")
+    target: str | None = Field(
+        description="What it was done to: a launch id; for a registration, the data action's id."
+    )
     request_id: str | None = Field(
         description="The request's `X-Request-Id` (the caller's, or the one flowtrack made)."
     )
     outcome: str = one_of(OUTCOMES, "What came of it.")
     detail: str | None = Field(
-        description="Why: the reason given for a termination, the error code of a refusal."
+        description="Why: the reason given for a termination, the error code of a refusal, "
+        "what a registration did to each resource."
     )
 
     @classmethod
@@ -100,7 +104,8 @@ async def audited(
     tag="audit",
     access="read",
     description="Every launch and termination asked for through the API, with the name of "
-    "the API key that asked, the request id and what came of it.",
+    "the API key that asked, the request id and what came of it; and every registration "
+    "with Genesys.",
     parameters=query_params(AuditQuery),
     replies={200: Reply("A page of audit records.", page_of(AuditRecord))},
     failures=(INVALID_QUERY, STORAGE_UNAVAILABLE),

@@ -21,6 +21,7 @@ everything up again inside it. Entry points: :func:`register` (any caller),
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Final
 
 import httpx
@@ -37,6 +38,15 @@ from receiver.registration.registrar import (
 )
 from receiver.registration.spec import CALLBACK_PATH
 from receiver.settings import Settings
+from storage.audit import (
+    BY_REGISTER_COMMAND,
+    BY_STARTUP,
+    COMPLETED,
+    FAILED,
+    REGISTRATION,
+    AuditEntry,
+    AuditStore,
+)
 from storage.engine import make_engine
 from storage.errors import StorageError
 from storage.locks import database_lock
@@ -86,8 +96,12 @@ async def register(
     *,
     engine: Engine,
     lock_wait: float = 120.0,
+    by: str = BY_REGISTER_COMMAND,
 ) -> RegistrationReport:
     """Create or update flowtrack's integration, credential and action; idempotent.
+
+    Recorded in the audit as done ``by`` (``flowtrack:register`` or ``flowtrack:startup``),
+    with what became of each resource, or the Genesys error code when it failed.
 
     Serialised across processes through ``engine``'s database (PostgreSQL: an advisory
     lock; SQLite: the write lock, which holds ingest back until registration is done).
@@ -100,8 +114,16 @@ async def register(
         raise RegistrationNotConfigured(missing)
     callback_url = settings.public_url + CALLBACK_PATH
     registrar = Registrar(genesys_client, callback_url, settings.callback_tokens[0])
-    async with database_lock(engine, _LOCK_KEY, name="registration", wait_seconds=lock_wait):
-        report = await registrar.run()
+    try:
+        async with database_lock(engine, _LOCK_KEY, name="registration", wait_seconds=lock_wait):
+            report = await registrar.run()
+    except RegistrationFailed as exc:
+        # Recorded once the lock is let go: on SQLite the lock is the write lock.
+        why = f"{exc.code}: status {exc.http_status}, code {exc.genesys_code}"
+        await _audit(engine, by, None, FAILED, why)
+        raise
+    done = ", ".join(f"{change.kind} {change.outcome}" for change in report.resources)
+    await _audit(engine, by, report.action.id, COMPLETED, done)
     for change in report.resources:
         log.info(
             "%s %r %s",
@@ -127,6 +149,16 @@ async def register(
         },
     )
     return report
+
+
+async def _audit(engine: Engine, by: str, target: str | None, outcome: str, detail: str) -> None:
+    entry = AuditEntry(datetime.now(UTC), by, REGISTRATION, target, outcome, detail=detail)
+    try:
+        await AuditStore(engine).record(entry)
+    except StorageError as exc:
+        # `flowtrack register` may run before `flowtrack migrate`: registering needs no
+        # table, so a missing audit table must not undo it.
+        log.warning(str(exc), extra={"action": "registration.audit_failed"})
 
 
 async def register_from_settings(settings: Settings) -> RegistrationReport:
@@ -166,7 +198,7 @@ async def register_on_startup(
         )
         return None
     try:
-        return await register(settings, client, engine=engine)
+        return await register(settings, client, engine=engine, by=BY_STARTUP)
     except RegistrationFailed as exc:
         log.error(
             str(exc),

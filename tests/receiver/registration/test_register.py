@@ -34,6 +34,7 @@ from receiver.registration.spec import ACTION_CONTRACT, ACTION_NAME, action_conf
 from receiver.serving.server import RunningServer, running_server
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, running_sandbox
+from storage.audit import AuditFilter, AuditStore
 from storage.engine import make_engine
 from tests.conftest import CALLBACK_TOKEN, settings_for
 
@@ -513,3 +514,23 @@ async def test_register_command_reports_a_genesys_refusal_with_status_and_correl
     assert "correlation id" in message
     assert "wrong-secret-000000" not in stderr
     assert CALLBACK_TOKEN not in stderr
+
+
+async def test_registrations_are_recorded_in_the_audit_with_who_ran_them(
+    database_url: str, engine: Engine, sandbox: RunningSandbox, client: GenesysClient
+) -> None:
+    settings = settings_for(database_url, FLOWTRACK_PUBLIC_URL="https://flowtrack.example.com")
+    first = await register(settings, client, engine=engine)
+    await register_on_startup(settings, client, engine)
+    async with genesys_client(sandbox, secret="wrong-secret-000000") as refused:
+        await register_on_startup(settings, refused, engine)
+
+    records = await AuditStore(engine).list(AuditFilter(action="registration"))
+    assert [(r["key_name"], r["target"], r["outcome"]) for r in records] == [
+        ("flowtrack:startup", None, "failed"),
+        ("flowtrack:startup", first.action.id, "completed"),
+        ("flowtrack:register", first.action.id, "completed"),
+    ]
+    assert records[2]["detail"] == "integration created, credential created, action created"
+    assert records[1]["detail"] == ("integration unchanged, credential unchanged, action unchanged")
+    assert records[0]["detail"].startswith("registration_failed: status 401")
