@@ -2,7 +2,7 @@
 
 A body that is not declared JSON is a ``415 unsupported_media_type`` and one that does not
 parse a ``400 malformed_json``: the same error classes (so the same codes, statuses and
-documented failures) as ``POST /webhooks/genesys``.
+documented failures) and the same media-type rule as ``POST /webhooks/genesys``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from receiver.ingest.endpoint import MalformedJSON, UnsupportedMediaType
+from receiver.ingest.endpoint import MalformedJSON, UnsupportedMediaType, require_json
 
 __all__ = ["MalformedJSON", "UnsupportedMediaType", "json_body"]
 
@@ -22,11 +22,7 @@ async def json_body(request: Request, *, optional: bool = False) -> Any:
     body = await request.body()
     if optional and not body.strip():
         return None
-    content_type = request.headers.get("content-type")
-    media_type = (content_type or "").partition(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        shown = repr(content_type) if content_type else "none"
-        raise UnsupportedMediaType(f"Content-Type must be application/json (got {shown})")
+    require_json(request.headers.get("content-type"))
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

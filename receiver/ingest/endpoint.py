@@ -139,7 +139,7 @@ class CallbackEndpoint:
         for name, value in scope["headers"]:
             # The first of repeated headers counts, as in Starlette's Headers.get.
             headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
-        _require_json(headers.get("content-type"))
+        require_json(headers.get("content-type"))
         body = await _read_body(
             receive, headers.get("content-length"), found.settings.max_body_bytes
         )
@@ -251,7 +251,11 @@ def _remote(scope: Scope) -> str | None:
     return str(client[0]) if client else None
 
 
-def _require_json(content_type: str | None) -> None:
+def require_json(content_type: str | None) -> None:
+    """Raise :class:`UnsupportedMediaType` unless ``content_type`` is JSON (``…+json`` too).
+
+    The REST API's JSON bodies are held to the same rule (``receiver.api.bodies``).
+    """
     media_type = (content_type or "").partition(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         shown = repr(content_type) if content_type else "none"
