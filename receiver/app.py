@@ -27,6 +27,7 @@ from receiver.registration.register import register_on_startup
 from receiver.resources import Services
 from receiver.routes import CALLBACK_PATH, ROUTES, metrics_route
 from receiver.settings import Settings
+from receiver.telemetry.genesys_check import GenesysCheck
 from receiver.telemetry.metrics import Metrics
 from receiver.telemetry.readiness import Readiness
 from receiver.web import request_ids
@@ -127,6 +128,7 @@ def create_app(settings: Settings) -> FlowtrackApp:
         jobs = JobScheduler.from_settings(settings, sweeper=sweeper, retention=retention)
         schema = SchemaStore(engine)
         readiness = Readiness(schema)
+        genesys_check = GenesysCheck(genesys)
         metrics.writer, metrics.sweep = writer, sweeper.totals
         metrics.tallies = TallyStore(engine)
         writer.start()
@@ -153,8 +155,10 @@ def create_app(settings: Settings) -> FlowtrackApp:
             audit_store=AuditStore(engine),
             metrics=metrics,
             readiness=readiness,
+            genesys_check=genesys_check,
         )
-        background: list[asyncio.Task[object]] = []
+        # Never fatal, and Genesys may be slow to answer: in the background.
+        background: list[asyncio.Task[object]] = [asyncio.create_task(genesys_check.run())]
         if settings.register_on_start:
             # In the background: it waits for Genesys and for the registration lock.
             background.append(asyncio.create_task(register_on_startup(settings, genesys, engine)))

@@ -13,6 +13,7 @@ from receiver.launches.stops import StopList
 from receiver.launches.sweep import Sweeper
 from receiver.launches.tracker import LaunchTracker
 from receiver.settings import Settings
+from receiver.telemetry.genesys_check import GenesysCheck
 from receiver.telemetry.metrics import Metrics
 from receiver.telemetry.readiness import Readiness
 from receiver.web.access import ApiKeys
@@ -49,6 +50,7 @@ class Services:
     audit_store: AuditStore
     metrics: Metrics
     readiness: Readiness
+    genesys_check: GenesysCheck
 
 
 def services(request: Request) -> Services:

@@ -68,6 +68,10 @@ class GenesysClient:
         self.actions = ActionsApi(self._session)
         self.notifications = NotificationsApi(self._session)
 
+    async def check_credentials(self) -> None:
+        """Ask for an access token: proves the client id and secret work (GenesysError)."""
+        await self._session.authenticate()
+
     async def launch_flow(
         self,
         flow_id: str,

@@ -70,6 +70,10 @@ class ApiSession:
             config.rate_limit_per_minute, clock=clock, sleep=sleep, logger=logger
         )
 
+    async def authenticate(self) -> None:
+        """Get an access token now (the client credentials grant), or raise GenesysError."""
+        await self._auth.token()
+
     async def fetch(
         self,
         method: str,
