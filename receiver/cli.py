@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -14,12 +15,16 @@ from receiver.client import commands as client_cli
 from receiver.errors import FlowtrackError
 from receiver.logs import configure_logging
 from receiver.settings import Settings
+from receiver.settings.environment import unknown_variables
 from receiver.web.index import installed_version
 from sandbox import cli as sandbox_cli
 from storage.errors import StorageError
 
 #: How often the running thread offers the GIL to a waiting one (Python's default: 5 ms).
 SWITCH_INTERVAL_SECONDS = 0.0005
+
+
+log = logging.getLogger("flowtrack.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,7 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the web app (uvicorn)")
-    serve.add_argument("--host", default="0.0.0.0", help="interface to bind (default 0.0.0.0)")
+    serve.add_argument(
+        "--host",
+        default=None,
+        help="interface to bind (default 0.0.0.0; 127.0.0.1 when FLOWTRACK_INSECURE_API or "
+        "FLOWTRACK_INSECURE_CALLBACKS is set)",
+    )
     serve.add_argument(
         "--port",
         type=int,
@@ -85,6 +95,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
+    for warning in unknown_variables(os.environ):
+        log.warning(warning, extra={"action": "settings.unknown_variable"})
     if args.migrate:
         _upgrade(settings)
     app = create_app(settings)
@@ -98,7 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     uvicorn.run(
         app,
-        host=args.host,
+        host=bind_host(args.host, settings),
         port=args.port,
         log_config=None,
         access_log=settings.access_log,
@@ -107,6 +119,17 @@ def _serve(args: argparse.Namespace) -> int:
         http=HttpProtocol,
     )
     return 0
+
+
+def bind_host(host: str | None, settings: Settings) -> str:
+    """``--host`` if given; else every interface, unless a development switch is on.
+
+    A server that accepts unauthenticated calls must not be reachable from elsewhere by
+    accident: it listens on the loopback interface only, unless ``--host`` says otherwise.
+    """
+    if host is not None:
+        return host
+    return "127.0.0.1" if settings.insecure_api or settings.insecure_callbacks else "0.0.0.0"
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -9,11 +9,11 @@ import httpx
 import orjson
 import pytest
 
-from receiver.cli import SWITCH_INTERVAL_SECONDS, main
+from receiver.cli import SWITCH_INTERVAL_SECONDS, bind_host, main
 from receiver.ingest.credentials import sign
 from receiver.settings import WebhookSecret
 from storage.migrations import head_revision
-from tests.conftest import FLOWTRACK, READ_KEY, SECRET_KEY, WEBHOOK_SECRET, free_port
+from tests.conftest import FLOWTRACK, READ_KEY, SECRET_KEY, WEBHOOK_SECRET, free_port, settings_for
 
 
 def environment(database_url: str) -> dict[str, str]:
@@ -28,7 +28,8 @@ def environment(database_url: str) -> dict[str, str]:
 
 
 def test_migrate_then_serve_accepts_a_signed_callback_and_lists_it(empty_database_url: str) -> None:
-    env = environment(empty_database_url)
+    # A misspelt setting is served with its default, and said so at start.
+    env = environment(empty_database_url) | {"FLOWTRACK_SWEEP_INTERVALL": "3"}
     migrated = subprocess.run(
         [*FLOWTRACK, "migrate"], env=env, capture_output=True, text=True, check=False
     )
@@ -78,6 +79,8 @@ def test_migrate_then_serve_accepts_a_signed_callback_and_lists_it(empty_databas
     actions = [orjson.loads(line)["action"] for line in stderr.splitlines() if line.startswith("{")]
     assert "app.started" in actions
     assert "app.stopped" in actions
+    assert actions.count("settings.unknown_variable") == 1
+    assert "did you mean FLOWTRACK_SWEEP_INTERVAL?" in stderr
     assert WEBHOOK_SECRET not in stderr
 
 
@@ -119,3 +122,14 @@ def test_serve_tunes_the_interpreter_for_the_writer_thread_before_serving(
         gc.unfreeze()
     assert seen["switch_interval"] == pytest.approx(SWITCH_INTERVAL_SECONDS)
     assert seen["frozen"] > 0
+
+
+def test_serve_binds_every_interface_by_default_and_loopback_when_insecure() -> None:
+    secure = settings_for("sqlite:///unused.db")
+    insecure_api = settings_for("sqlite:///unused.db", FLOWTRACK_INSECURE_API="1")
+    insecure_callbacks = settings_for("sqlite:///unused.db", FLOWTRACK_INSECURE_CALLBACKS="1")
+    assert bind_host(None, secure) == "0.0.0.0"
+    assert bind_host(None, insecure_api) == "127.0.0.1"
+    assert bind_host(None, insecure_callbacks) == "127.0.0.1"
+    # --host always wins.
+    assert bind_host("0.0.0.0", insecure_api) == "0.0.0.0"
