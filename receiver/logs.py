@@ -133,6 +133,10 @@ def configure_logging(level: str, fmt: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+        # The root's level decides, whatever an earlier uvicorn or logging config set
+        # (a uvicorn Config given a log level, or fileConfig disabling existing loggers).
+        logger.setLevel(logging.NOTSET)
+        logger.disabled = False
         _install(logger, ServerLines())
 
 
