@@ -27,6 +27,7 @@ ROUTES = [
     route(CALLBACK_PATH, callbacks.receive_callback, "POST"),
     route("/api/v1/events", api.get_events, "GET"),
     route("/api/v1/dead-letters", dead_letters.get_dead_letters, "GET"),
+    route("/api/v1/dead-letters/{letter_id:int}/replay", dead_letters.replay_dead_letter, "POST"),
     route("/api/v1/launches", launches_api.post_launch, "POST"),
     route("/api/v1/launches", launches_api.get_launches, "GET"),
     route("/api/v1/launches/{launch_id:id}", launches_api.get_launch, "GET"),

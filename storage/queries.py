@@ -65,6 +65,12 @@ def list_dead_letters(
     return _fetch(engine, statement)
 
 
+def get_dead_letter(engine: Engine, letter_id: int) -> RowMapping | None:
+    """One dead letter, or None."""
+    rows = _fetch(engine, select(dead_letters).where(dead_letters.c.id == letter_id))
+    return rows[0] if rows else None
+
+
 def _fetch(engine: Engine, statement: Select[Any]) -> Sequence[RowMapping]:
     with read_connection(engine) as connection:
         return connection.execute(statement).mappings().all()
@@ -84,3 +90,7 @@ class EventStore(Store):
     ) -> Sequence[RowMapping]:
         """Dead letters, newest first, older than the cursor id."""
         return await self._run(list_dead_letters, before=before, limit=limit)
+
+    async def get_dead_letter(self, letter_id: int) -> RowMapping | None:
+        """One dead letter, or None."""
+        return await self._run(get_dead_letter, letter_id)

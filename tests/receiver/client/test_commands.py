@@ -11,6 +11,7 @@ from receiver.cli import main
 from receiver.serving.server import RunningServer
 from receiver.web.index import installed_version
 from tests.conftest import CALLBACK_TOKEN, FLOW_HANGS, READ_KEY, WRITE_KEY
+from tests.receiver.api.test_dead_letters import store_dead_letter
 
 
 async def flowtrack(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -167,6 +168,25 @@ async def test_dead_letters_are_listed(
     heading, row = out.splitlines()
     assert heading.split() == ["ID", "RECEIVED", "WEBHOOK-ID", "REASON"]
     assert row.split()[0] == "1"
+
+
+async def test_a_dead_letter_replayed_from_the_cli_says_what_it_stored(
+    server: RunningServer, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Unreadable today too: the CLI prints the API's refusal and exits non-zero.
+    refused = await post_callbacks(server, {"event": "start", "flowId": "f-1"})
+    assert refused.status_code == 422
+    code, _, err = await flowtrack(capsys, "dead-letters", "replay", "1", *at(server, WRITE_KEY))
+    assert code != 0
+    assert "launchId" in err
+    # Readable today (refused by an older reader): stored, and said so.
+    readable = {"event": "start", "launchId": "l-cli", "flowId": "f-1"}
+    letter_id = await asyncio.to_thread(store_dead_letter, database_url, readable)
+    code, out, _ = await flowtrack(
+        capsys, "dead-letters", "replay", str(letter_id), "--json", *at(server, WRITE_KEY)
+    )
+    assert code == 0
+    assert orjson.loads(out) == {"deadLetterId": letter_id, "accepted": 1, "duplicates": 0}
 
 
 async def test_events_tail_prints_a_table_by_default(
