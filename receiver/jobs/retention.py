@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -113,33 +113,28 @@ class Retention(Job[RetentionReport]):
                 break
         else:  # out of time, or closing
             return False
-        while await self._may_continue(deadline):
-            deleted = await self._batch(
-                store.delete_finished_launches(
+        # The other tables are deleted oldest first, a batch at a time, until a batch
+        # comes back short.
+        passes: tuple[tuple[str, Callable[[], Awaitable[int]]], ...] = (
+            (
+                "launches",
+                lambda: store.delete_finished_launches(
                     cutoff=cutoff, now=now, keep_stopped_since=now - REMEMBER, limit=limit
-                )
-            )
-            report.launches += deleted
-            report.batches += 1
-            if deleted < limit:
-                break
-        else:
-            return False
-        while await self._may_continue(deadline):
-            deleted = await self._batch(store.delete_old_dead_letters(cutoff=cutoff, limit=limit))
-            report.dead_letters += deleted
-            report.batches += 1
-            if deleted < limit:
-                break
-        else:
-            return False
-        while await self._may_continue(deadline):
-            deleted = await self._batch(store.delete_old_audit(cutoff=cutoff, limit=limit))
-            report.audit += deleted
-            report.batches += 1
-            if deleted < limit:
-                return True
-        return False
+                ),
+            ),
+            ("dead_letters", lambda: store.delete_old_dead_letters(cutoff=cutoff, limit=limit)),
+            ("audit", lambda: store.delete_old_audit(cutoff=cutoff, limit=limit)),
+        )
+        for counted, delete in passes:
+            while await self._may_continue(deadline):
+                deleted = await self._batch(delete())
+                setattr(report, counted, getattr(report, counted) + deleted)
+                report.batches += 1
+                if deleted < limit:
+                    break
+            else:
+                return False
+        return True
 
     async def _batch(self, deletion: Awaitable[T]) -> T:
         begun = time.monotonic()
