@@ -10,8 +10,9 @@ import pytest
 from receiver.cli import main
 from receiver.serving.server import RunningServer
 from receiver.web.index import installed_version
-from tests.conftest import CALLBACK_TOKEN, FLOW_HANGS, READ_KEY, WRITE_KEY
+from tests.conftest import CALLBACK_TOKEN, FLOW_CALL, FLOW_HANGS, READ_KEY, WRITE_KEY
 from tests.receiver.api.test_dead_letters import store_dead_letter
+from tests.receiver.launches.test_sweep import TrackedFactory, tracked  # noqa: F401
 
 
 async def flowtrack(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -209,3 +210,26 @@ async def test_events_tail_prints_a_table_by_default(
     ]
     assert row.split()[3:6] == ["node_enter", "data_action", "-"]
     assert heading.index("KIND") == row.index("node_enter")
+
+
+async def test_a_terminated_launch_shows_why_it_ended(
+    tracked: TrackedFactory,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    flowtrack_app = await tracked()
+    launch = await flowtrack_app.launch(FLOW_CALL)
+    for _ in range(200):  # the conversation id is learned in the background
+        if (await flowtrack_app.launch_state(launch["id"]))["conversationId"]:
+            break
+        await asyncio.sleep(0.05)
+    url = ("--url", str(flowtrack_app.api.base_url).rstrip("/"), "--key", WRITE_KEY)
+    code, out, err = await flowtrack(
+        capsys, "launches", "terminate", launch["id"], "--reason", "asked by ops", *url
+    )
+    assert code == 0, err
+    assert "termination in progress" in out
+    await flowtrack_app.until(launch["id"], "terminated")
+    code, out, _ = await flowtrack(capsys, "launches", "show", launch["id"], *url)
+    assert code == 0
+    assert "reason:       termination requested through the API: asked by ops" in out
+    assert "error code:   termination_requested" in out
