@@ -62,14 +62,15 @@ class FlowtrackApp(Starlette):
             await super().__call__(scope, receive, send)
             return
         request_id = request_ids.request_id(scope["headers"])
-        send = request_ids.echoing(send, request_id)
         # Each request runs in its own task: the id stays on this request's log lines.
         REQUEST_ID.set(request_id)
         if scope["path"] == CALLBACK_PATH and scope["method"] == "POST":
+            # The hot path writes the header into its own answer (no wrapper per message).
             scope["app"] = self
+            scope[request_ids.SCOPE_KEY] = request_id
             await callbacks.receive_callback(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        await super().__call__(scope, receive, request_ids.echoing(send, request_id))
 
 
 def create_app(settings: Settings) -> FlowtrackApp:

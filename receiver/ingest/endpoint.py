@@ -19,6 +19,7 @@ from receiver.ingest.credentials import CallbackUnauthorized
 from receiver.ingest.notifications import SUPPORTED_TOPICS
 from receiver.ingest.payloads import MAX_BATCH, UninterpretableBody, read_payload
 from receiver.resources import Services
+from receiver.web import request_ids
 from receiver.web.operations import (
     PROBLEMS,
     STORAGE_UNAVAILABLE,
@@ -119,18 +120,19 @@ class CallbackEndpoint:
             return  # nobody to answer; nothing was stored
         except Exception as exc:
             _count_refusal(scope, exc)
+            request_id = scope.get(request_ids.SCOPE_KEY)
+            if request_id is not None:
+                send = request_ids.echoing(send, request_id)
             await send_error(scope, receive, send, exc)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", b"%d" % len(answer)),
-                ],
-            }
-        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(answer)),
+        ]
+        request_id = scope.get(request_ids.SCOPE_KEY)
+        if request_id is not None:
+            headers.append((request_ids.HEADER, request_id.encode("ascii")))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
 
     async def _receive(self, scope: Scope, receive: Receive) -> bytes:

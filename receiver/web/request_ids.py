@@ -7,12 +7,19 @@ endpoint (which runs ahead of the middleware) gets one too.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 
 from starlette.types import Message, Send
 
 HEADER = b"x-request-id"
+#: Where the callback endpoint finds the id in the ASGI scope (it writes its own header).
+SCOPE_KEY = "flowtrack.request_id"
+# Unique per process (random) and per request (counted): cheaper than random bytes from
+# the kernel on every request, and as good for telling requests apart.
+_PREFIX = os.urandom(4).hex()
+_COUNTER = itertools.count(1)
 # What a caller's id may be: a token that is safe in a header and in a log line.
 _ACCEPTED = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 
@@ -24,7 +31,7 @@ def request_id(headers: list[tuple[bytes, bytes]]) -> str:
             if _ACCEPTED.fullmatch(value):
                 return value.decode("ascii")
             break
-    return os.urandom(8).hex()
+    return f"{_PREFIX}{next(_COUNTER):08x}"
 
 
 def echoing(send: Send, request_id: str) -> Send:
