@@ -114,15 +114,8 @@ async def get_audit(request: Request) -> Response:
     """``GET /api/v1/audit``: newest first; filters action, keyName, target, since, until."""
     found = services(request)
     query = Query.of(request.query_params, AuditQuery)
-    asked = query.values
-    where = AuditFilter(
-        action=asked.action,
-        key_name=asked.key_name,
-        target=asked.target,
-        since=asked.since,
-        until=asked.until,
-    )
-    limit = asked.limit
+    where = query.filter(AuditFilter)
+    limit = query.values.limit
     before = query.scalar_cursor(int)
     query.check()
     rows = await found.audit_store.list(where, before=before, limit=limit + 1)

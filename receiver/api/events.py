@@ -122,15 +122,7 @@ async def get_events(request: Request) -> Response:
     found = services(request)
     query = Query.of(request.query_params, EventQuery)
     asked = query.values
-    where = EventFilter(
-        conversation_id=asked.conversation_id,
-        flow_execution_id=asked.flow_execution_id,
-        launch_id=asked.launch_id,
-        flow_id=asked.flow_id,
-        kind=asked.kind,
-        since=asked.since,
-        until=asked.until,
-    )
+    where = query.filter(EventFilter)
     after = query.position_cursor(int)
     query.check()
     rows = await found.event_store.list(where, after=after, limit=asked.limit + 1)

@@ -356,11 +356,8 @@ async def get_launches(request: Request) -> Response:
     """``GET /api/v1/launches``: newest first; filters state, flowId, since, until."""
     found = services(request)
     query = Query.of(request.query_params, LaunchQuery)
-    asked = query.values
-    where = LaunchFilter(
-        state=asked.state, flow_id=asked.flow_id, since=asked.since, until=asked.until
-    )
-    limit = asked.limit
+    where = query.filter(LaunchFilter)
+    limit = query.values.limit
     after = query.position_cursor(str)
     query.check()
     rows = await found.launch_store.list(where, after=after, limit=limit + 1)

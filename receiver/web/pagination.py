@@ -10,8 +10,9 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from datetime import datetime
-from typing import Any, Generic, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 import orjson
 from pydantic import BaseModel
@@ -22,7 +23,11 @@ from receiver.fields import parse_timestamp
 
 T = TypeVar("T")
 R = TypeVar("R")
+if TYPE_CHECKING:  # typeshed's name for any dataclass instance
+    from _typeshed import DataclassInstance
+
 M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound="DataclassInstance")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -189,6 +194,14 @@ class Query(Generic[M]):
                 return (at, cursor[1])
         self.reject_cursor()
         return None
+
+    def filter(self, kind: type[F]) -> F:
+        """The storage filter ``kind`` (a dataclass), from the same-named query fields.
+
+        The query model declares each filter once; storage's filter takes them by name.
+        """
+        values = self.values
+        return kind(**{field.name: getattr(values, field.name) for field in fields(kind)})
 
     def check(self) -> None:
         if self.problems:

@@ -7,7 +7,6 @@ HTTP status; nothing below the web edge knows statuses.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -45,13 +44,6 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, default=_default)
-
-
-def timestamp(value: datetime | None) -> str | None:
-    """ISO-8601 UTC with a Z, the one timestamp format of the API."""
-    if value is None:
-        return None
-    return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 #: The HTTP status of each kind of error (the first base found in the error's MRO).
@@ -174,4 +166,4 @@ async def send_error(scope: Scope, receive: Receive, send: Send, exc: Exception)
         raise exc
 
 
-__all__ = ["EXCEPTION_HANDLERS", "JSONResponse", "StorageError", "send_error", "timestamp"]
+__all__ = ["EXCEPTION_HANDLERS", "JSONResponse", "StorageError", "send_error"]
