@@ -71,5 +71,5 @@ def test_the_audit_migration_upgrades_and_downgrades(empty_database_url: str) ->
     assert "audit" not in inspect(engine).get_table_names()
     assert "request_fingerprint" not in {c["name"] for c in inspect(engine).get_columns("launches")}
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0005"
+    assert current_revision(engine) == head_revision()
     engine.dispose()
