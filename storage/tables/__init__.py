@@ -191,3 +191,9 @@ class AuditRecord(SQLModel, table=True):
     request_id: str | None = Field(default=None, sa_column=Column(String(128)))
     outcome: str = Field(sa_column=Column(String(32), nullable=False))
     detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+# Each aggregate's own tables, registered on the same metadata.
+from storage.tables.actions import ActionRun  # noqa: E402
+
+__all__ = ["ActionRun", "AuditRecord", "DeadLetter", "Event", "Launch"]
