@@ -17,7 +17,7 @@ from receiver.ingest.answer import CallbackAnswer
 from receiver.ingest.canonical import CanonicalEvent
 from receiver.ingest.credentials import CallbackUnauthorized
 from receiver.ingest.notifications import SUPPORTED_TOPICS
-from receiver.ingest.payloads import MAX_BATCH, UninterpretableBody, read_payload
+from receiver.ingest.payloads import MAX_BATCH, UninterpretableBody, is_ignored, read_payload
 from receiver.resources import Services
 from receiver.web import request_ids
 from receiver.web.operations import (
@@ -170,6 +170,9 @@ class CallbackEndpoint:
                 exc.message, remote=_remote(scope), webhook_id=webhook_id
             )
             raise
+        if not events and is_ignored(payload):
+            found.metrics.callbacks.ignored()
+            return CallbackAnswer.encode(0, 0, "continue")
         result = await found.writer.write(events)
         found.metrics.callbacks.answered(result.accepted, result.duplicates)
         command = found.stops.command_for(events)

@@ -25,6 +25,10 @@ _TOPIC_ID = rf"([^.\x00]{{1,{ID_LENGTH}}})"
 _DETAIL = re.compile(rf"^v2\.detail\.events\.conversation\.{_TOPIC_ID}\.flow\.(start|end|outcome)$")
 _INSTANCES = re.compile(rf"^v2\.flows\.instances\.flow\.{_TOPIC_ID}$")
 ERROR_EXITS = frozenset({"FLOW_ERROR_DISCONNECT", "FLOW_ERROR_EXIT"})
+#: Frames about the channel itself (heartbeats, pongs, socket_closing, subscription
+#: changes): a relay forwarding every frame sends these too; they carry no flow facts.
+_SYSTEM_TOPICS = ("channel.metadata", "v2.subscription.updated")
+_SYSTEM_PREFIX = "v2.system."
 SUPPORTED_TOPICS = (
     "v2.detail.events.conversation.{id}.flow.start",
     "v2.detail.events.conversation.{id}.flow.end",
@@ -38,6 +42,12 @@ def is_notification(obj: dict[str, Any]) -> bool:
     return "topicName" in obj and "eventBody" in obj
 
 
+def is_system_frame(obj: dict[str, Any]) -> bool:
+    """A channel housekeeping frame (``channel.metadata``, ``v2.system.*``, …): no event."""
+    topic = obj.get("topicName")
+    return isinstance(topic, str) and (topic in _SYSTEM_TOPICS or topic.startswith(_SYSTEM_PREFIX))
+
+
 def is_eventbridge(obj: dict[str, Any]) -> bool:
     """An AWS EventBridge envelope around a notification message."""
     return "detail-type" in obj and "detail" in obj
@@ -46,12 +56,35 @@ def is_eventbridge(obj: dict[str, Any]) -> bool:
 class _Context:
     """What every event derived from one message shares."""
 
-    __slots__ = ("errors", "received_at", "source")
+    __slots__ = ("envelope", "errors", "received_at", "source")
 
-    def __init__(self, source: str, received_at: datetime, errors: list[dict[str, str]]) -> None:
+    def __init__(
+        self,
+        source: str,
+        received_at: datetime,
+        errors: list[dict[str, str]],
+        envelope: dict[str, Any] | None,
+    ) -> None:
         self.source = source
         self.received_at = received_at
         self.errors = errors
+        self.envelope = envelope
+
+    def raw(self, obj: Any) -> str:
+        """What an event keeps of its message: ``obj``, inside the EventBridge envelope's
+        identity (``id``, ``source`` naming the org, ``time``, ``detail-type``) if any."""
+        if self.envelope is None:
+            return orjson.dumps(obj).decode()
+        return orjson.dumps({**self.envelope, "detail": obj}).decode()
+
+
+#: What of an EventBridge envelope each event's ``raw`` keeps besides the message.
+ENVELOPE_FIELDS = ("id", "source", "time", "detail-type")
+
+
+def envelope_identity(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The envelope fields kept with every event of an EventBridge delivery."""
+    return {name: envelope[name] for name in ENVELOPE_FIELDS if name in envelope}
 
 
 def read_notification(
@@ -61,8 +94,14 @@ def read_notification(
     source: str,
     received_at: datetime,
     errors: list[dict[str, str]],
+    envelope: dict[str, Any] | None = None,
 ) -> list[EventRecord]:
-    """Turn one notification message into events; problems go to ``errors``."""
+    """Turn one notification message into events; problems go to ``errors``.
+
+    ``envelope``: for an EventBridge delivery, the envelope fields each event's ``raw``
+    keeps (:func:`envelope_identity`). A system frame (:func:`is_system_frame`) is no
+    event and no problem: it yields nothing.
+    """
     topic = message.get("topicName")
     body = message.get("eventBody")
     if not isinstance(topic, str):
@@ -71,7 +110,9 @@ def read_notification(
     if not isinstance(body, dict):
         errors.append({"field": f"{path}eventBody", "problem": "must be an object"})
         return []
-    context = _Context(source, received_at, errors)
+    if is_system_frame(message):
+        return []
+    context = _Context(source, received_at, errors, envelope)
     fields = FieldReader(body, f"{path}eventBody.", errors)
     if match := _DETAIL.match(topic):
         conversation_id, phase = match.groups()
@@ -111,7 +152,7 @@ def _detail_event(
     identity = session or (correlation if isinstance(correlation, str) else None)
     if identity is None:
         identity = dedupe_key(orjson.dumps(fields.obj, option=orjson.OPT_SORT_KEYS).decode()).hex()
-    raw = orjson.dumps(message).decode()
+    raw = context.raw(message)
 
     def event(kind: str, suffix: str, **values: Any) -> EventRecord:
         return EventRecord(
@@ -192,17 +233,17 @@ def _instance_events(fields: FieldReader, context: _Context, topic_flow: str) ->
         fields.problem("executionId", "is required")
     items = fields.obj_list("execution")
     errors_listed = fields.obj_list("errors")
-    parsed: list[tuple[dict[str, Any], str, str | None, datetime, str | None, str | None]] = []
+    parsed: list[tuple[dict[str, Any], str | None, str | None, datetime, str | None, str]] = []
     for index, item in enumerate(items):
         reader = FieldReader(item, f"{fields.path}execution[{index}].", fields.errors)
+        # An item without objectId (Genesys's own example has a startedFlow one) is no
+        # node visit, but it still ends the visit before it and may carry an error.
         object_id = reader.text("objectId", NAME_LENGTH)
         item_execution = reader.text("executionId", NAME_LENGTH)
         at = reader.timestamp("startDateTime")
-        if object_id is None:
-            reader.problem("objectId", "is required")
         if at is None and "startDateTime" not in item:
             reader.problem("startDateTime", "is required")
-        if object_id is None or at is None:
+        if at is None:
             continue
         parsed.append(
             (
@@ -236,7 +277,7 @@ def _instance_events(fields: FieldReader, context: _Context, topic_flow: str) ->
             values.get("outcome"),
             values.get("error_code"),
             values.get("error_message"),
-            orjson.dumps(raw).decode(),
+            context.raw(raw),
         )
 
     events: list[EventRecord] = []
@@ -246,14 +287,15 @@ def _instance_events(fields: FieldReader, context: _Context, topic_flow: str) ->
     errored: set[str] = set()
     for position, (item, object_id, object_type, at, output_path, item_id) in enumerate(parsed):
         node = {"node_id": object_id, "node_type": object_type}
-        events.append(event("node_enter", f"{item_id}:enter", at, item, **node))
+        if object_id is not None:
+            events.append(event("node_enter", f"{item_id}:enter", at, item, **node))
         error = item.get("error")
         if isinstance(error, dict):
             errored.add(str(error.get("executionId") or item_id))
             events.append(_error_event(event, error, str(item_id), at, object_id))
         # The platform records no exit: it is the next item's start, or the flow's end.
         exit_at = parsed[position + 1][3] if position + 1 < len(parsed) else ended
-        if exit_at is not None:
+        if exit_at is not None and object_id is not None:
             events.append(
                 event(
                     "node_exit", f"{item_id}:exit", exit_at, item, output_path=output_path, **node

@@ -3,7 +3,9 @@
 Three formats arrive on the one callback endpoint (design.md §2): the canonical body
 (one object or an array), a Genesys notification message, and the EventBridge envelope
 around one. Any problem makes the whole body uninterpretable: it goes to the dead
-letters with every problem listed, and nothing from it is stored as events.
+letters with every problem listed, and nothing from it is stored as events. A channel
+housekeeping frame (heartbeat, pong, ``v2.system.*``) a relay forwards is no event and
+no problem: it reads as no events (see :func:`is_ignored`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ import orjson
 from receiver.errors import InvalidRequest
 from receiver.ingest.canonical import SOURCE as CANONICAL_SOURCE
 from receiver.ingest.canonical import is_canonical, read_canonical
-from receiver.ingest.notifications import is_eventbridge, is_notification, read_notification
+from receiver.ingest.notifications import (
+    envelope_identity,
+    is_eventbridge,
+    is_notification,
+    is_system_frame,
+    read_notification,
+)
 from storage.records import EventRecord
 from storage.vocabulary import EVENTBRIDGE, NOTIFICATION
 
@@ -105,6 +113,7 @@ def _read_item(
             source=EVENTBRIDGE,
             received_at=received_at,
             errors=errors,
+            envelope=envelope_identity(obj),
         )
     errors.append(
         {
@@ -117,10 +126,15 @@ def _read_item(
     return []
 
 
+def is_ignored(payload: Any) -> bool:
+    """A body that is acknowledged and not stored: a notification channel's system frame."""
+    return isinstance(payload, dict) and is_system_frame(payload)
+
+
 def _summary(errors: list[dict[str, str]]) -> str:
     first = errors[0]
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return f"{first['field']}: {first['problem']}{more}"
 
 
-__all__ = ["CANONICAL_SOURCE", "UninterpretableBody", "read_payload"]
+__all__ = ["CANONICAL_SOURCE", "UninterpretableBody", "is_ignored", "read_payload"]

@@ -26,6 +26,10 @@ class CallbackMonitor:
         """A callback's events are committed."""
         self.counts.answered(accepted, duplicates)
 
+    def ignored(self) -> None:
+        """A notification channel's system frame (heartbeat, pong, …) was acknowledged."""
+        self.counts.ignored += 1
+
     def refused(
         self,
         reason: str,

@@ -29,6 +29,8 @@ class CallbackCounts:
     def __init__(self) -> None:
         self.accepted = 0
         self.duplicate = 0
+        #: System frames (heartbeats, pongs) a relay forwarded: acknowledged, not stored.
+        self.ignored = 0
         self.accepted_events = 0
         self.duplicate_events = 0
         self.refused: dict[str, int] = dict.fromkeys(REFUSAL_REASONS, 0)

@@ -205,6 +205,7 @@ def _callbacks(counts: CallbackCounts) -> Iterable[Metric]:
     )
     requests.add_metric(["accepted", ""], counts.accepted)
     requests.add_metric(["duplicate", ""], counts.duplicate)
+    requests.add_metric(["ignored", ""], counts.ignored)
     refused = counts.refused.copy()
     for reason in REFUSAL_REASONS:
         requests.add_metric(["refused", reason], refused.get(reason, 0))

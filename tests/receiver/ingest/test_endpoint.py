@@ -282,6 +282,22 @@ async def test_valid_json_that_is_no_event_is_a_422_and_kept_as_a_dead_letter(
     assert await events(client) == []
 
 
+async def test_a_forwarded_heartbeat_is_acknowledged_counted_and_not_stored(
+    client: httpx.AsyncClient,
+) -> None:
+    heartbeat = {"topicName": "channel.metadata", "eventBody": {"message": "WebSocket Heartbeat"}}
+    response = await client.post("/webhooks/genesys", json=heartbeat)
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 0, "duplicates": 0, "command": "continue"}
+    letters = await client.get(
+        "/api/v1/dead-letters", headers={"Authorization": f"Bearer {READ_KEY}"}
+    )
+    assert letters.json()["items"] == []
+    assert await events(client) == []
+    metrics = await client.get("/metrics", headers={"Authorization": f"Bearer {READ_KEY}"})
+    assert 'flowtrack_callbacks_total{reason="",result="ignored"} 1.0' in metrics.text
+
+
 async def test_one_bad_item_keeps_the_whole_batch_out_of_the_events(
     client: httpx.AsyncClient,
 ) -> None:

@@ -1,6 +1,9 @@
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+import pytest
+
 from receiver.ingest.notifications import read_notification
 from storage.records import EventRecord
 
@@ -166,9 +169,59 @@ def test_an_unsupported_topic_is_reported() -> None:
     assert "unsupported topic" in errors[0]["problem"]
 
 
-def test_items_without_object_ids_are_reported_with_their_position() -> None:
+def test_an_item_without_object_id_is_read_for_what_it_carries() -> None:
     message = instances()
-    message["eventBody"]["execution"][1].pop("objectId")
+    started = {"objectType": "startedFlow", "executionId": "i-0"}
+    message["eventBody"]["execution"].insert(
+        0, {**started, "startDateTime": "2026-03-02T10:15:00.205Z"}
+    )
+    message["eventBody"]["execution"][2].pop("objectId")
     events, errors = read(message)
-    assert events == []
-    assert errors == [{"field": "eventBody.execution[1].objectId", "problem": "is required"}]
+    assert errors == []
+    nodes = [(e.kind, e.node_id) for e in events if e.kind in ("node_enter", "node_exit")]
+    # No visit of the id-less items, but the visit before the second one ends at its start.
+    assert nodes == [
+        ("node_enter", "task-main"),
+        ("node_exit", "task-main"),
+        ("node_enter", "act-notify"),
+        ("node_exit", "act-notify"),
+    ]
+    assert events[-1].kind == "complete"
+
+
+def test_an_item_without_object_id_keeps_its_error() -> None:
+    message = instances(errors=[])
+    item = message["eventBody"]["execution"][2]
+    item.pop("objectId")
+    item["error"].pop("objectId")
+    events, errors = read(message)
+    assert errors == []
+    [error] = [e for e in events if e.kind == "error"]
+    assert (error.node_id, error.error_code) == (None, "DATA_ACTION_FAILED")
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ["channel.metadata", "v2.system.socket_closing", "v2.system.no_longer_subscribed.c-1"],
+)
+def test_system_frames_are_no_events_and_no_problems(topic: str) -> None:
+    assert read({"topicName": topic, "eventBody": {"message": "WebSocket Heartbeat"}}) == ([], [])
+
+
+def test_an_eventbridge_delivery_keeps_the_envelope_identity_in_raw() -> None:
+    envelope = {"id": "e-1", "source": "aws.partner/genesys.com/cloud/org-1/x", "time": "t"}
+    envelope["detail-type"] = "v2.flows.instances.flow.{id}"
+    errors: list[dict[str, str]] = []
+    events = read_notification(
+        instances(),
+        path="detail.",
+        source="eventbridge",
+        received_at=RECEIVED,
+        errors=errors,
+        envelope=envelope,
+    )
+    assert errors == []
+    for event in events:
+        raw = orjson.loads(event.raw)
+        assert {k: raw[k] for k in envelope} == envelope
+        assert isinstance(raw["detail"], dict)
