@@ -197,3 +197,4 @@ class AuditRecord(SQLModel, table=True):
 from storage.tables.actions import ActionRun  # noqa: E402
 
 __all__ = ["ActionRun", "AuditRecord", "DeadLetter", "Event", "Launch"]
+from storage.tables.webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage  # noqa: E402, F401
