@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, and_, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
+from storage import outbox
 from storage.engine import is_sqlite, read_connection, write_transaction
 from storage.errors import DuplicateKey
 from storage.store import Store
@@ -250,7 +251,7 @@ def mark_launch_failed(
 ) -> None:
     """The platform refused the launch; it stays visible with the reason."""
     with write_transaction(engine) as connection:
-        connection.execute(
+        failed = connection.execute(
             update(launches)
             .where(launches.c.id == launch_id, launches.c.state == PENDING)
             .values(
@@ -262,6 +263,9 @@ def mark_launch_failed(
                 due_at=None,
             )
         )
+        if failed.rowcount:  # the webhook outbox, in the same transaction
+            row = connection.execute(select(launches).where(launches.c.id == launch_id))
+            outbox.launch_ended(connection, row.mappings().one(), now)
 
 
 def note_reason(engine: Engine, launch_id: str, reason: str, now: datetime) -> None:

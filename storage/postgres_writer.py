@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -47,14 +48,26 @@ class PostgresDialect:
         connection.autocommit = True
 
     def store(
-        self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
+        self,
+        connection: Any,
+        rows: list[EventRecord],
+        dead_letters: list[DeadLetterRecord],
+        after: Callable[[Any, set[bytes], list[int]], None] | None = None,
     ) -> set[bytes]:
         with connection.cursor() as cursor:
-            if not dead_letters:
+            if not dead_letters and after is None:
                 return self._insert_events(cursor, rows)
             with connection.transaction():
                 inserted = self._insert_events(cursor, rows)
-                cursor.executemany(self._dead, dead_letters)
+                if after is None:
+                    cursor.executemany(self._dead, dead_letters)
+                else:
+                    # The outbox names each dead letter: one statement each (they are rare).
+                    ids = []
+                    for letter in dead_letters:
+                        cursor.execute(self._dead + " RETURNING id", letter)
+                        ids.append(int(cursor.fetchone()[0]))
+                    after(cursor, inserted, ids)
             return inserted
 
     def _insert_events(self, cursor: Any, rows: list[EventRecord]) -> set[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from storage.columns import sqlite_datetime
@@ -41,10 +42,14 @@ class SqliteDialect:
             connection.execute("PRAGMA wal_autocheckpoint=0")
 
     def store(
-        self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
+        self,
+        connection: Any,
+        rows: list[EventRecord],
+        dead_letters: list[DeadLetterRecord],
+        after: Callable[[Any, set[bytes], list[int]], None] | None = None,
     ) -> set[bytes]:
         chunks = [rows[start : start + self.chunk] for start in range(0, len(rows), self.chunk)]
-        explicit = len(chunks) + bool(dead_letters) > 1
+        explicit = len(chunks) + bool(dead_letters) > 1 or after is not None
         cursor = connection.cursor()
         try:
             if explicit:
@@ -52,10 +57,13 @@ class SqliteDialect:
             inserted: set[bytes] = set()
             for part in chunks:
                 inserted |= self._insert(cursor, part)
-            if dead_letters:
-                cursor.executemany(
-                    self._dead, [(sqlite_datetime(row[0]), *row[1:]) for row in dead_letters]
-                )
+            letters = [(sqlite_datetime(row[0]), *row[1:]) for row in dead_letters]
+            if after is not None:
+                # The outbox names each dead letter: one statement each (they are rare).
+                ids = [cursor.execute(self._dead, letter).lastrowid for letter in letters]
+                after(cursor, inserted, ids)
+            elif letters:
+                cursor.executemany(self._dead, letters)
             if explicit:
                 cursor.execute("COMMIT")
         except BaseException:

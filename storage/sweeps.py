@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.engine import RowMapping
 
+from storage import outbox
 from storage.engine import read_connection, write_transaction
 from storage.launches import launches
 from storage.store import Store
@@ -89,10 +90,12 @@ def release(engine: Engine, /, launch_id: str, owner: str, **values: Any) -> Non
 
 def give_up(engine: Engine, launch_id: str, owner: str, *, error: str, now: datetime) -> None:
     """Termination kept failing: the launch shows termination_failed with the last error."""
+    this = launches.c.id == launch_id
     with write_transaction(engine) as connection:
-        connection.execute(
+        was = connection.execute(select(launches.c.state).where(this)).scalar()
+        gave_up = connection.execute(
             update(launches)
-            .where(launches.c.id == launch_id, launches.c.claimed_by == owner)
+            .where(this, launches.c.claimed_by == owner)
             .values(
                 state=TERMINATION_FAILED,
                 state_reason=error,
@@ -103,6 +106,9 @@ def give_up(engine: Engine, launch_id: str, owner: str, *, error: str, now: date
                 claimed_until=None,
             )
         )
+        if gave_up.rowcount and was != TERMINATION_FAILED:  # the webhook outbox, same transaction
+            row = connection.execute(select(launches).where(this)).mappings().one()
+            outbox.launch_ended(connection, row, now)
 
 
 def stopped_keys(engine: Engine, *, since: datetime) -> list[tuple[str, str | None, str | None]]:

@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import RowMapping
 
+from storage import outbox
 from storage.engine import is_sqlite, read_connection, write_transaction
 from storage.tables import Event, Launch
 from storage.vocabulary import (
@@ -192,15 +193,20 @@ def _advance(connection: Connection, launch: RowMapping, now: datetime) -> None:
     moved: dict[str, Any] = {"state": state}
     if state in TERMINAL_STATES:
         moved["due_at"] = None
-    if state in (FAILED, TERMINATED, TIMED_OUT):
+    again = state in (FAILED, TERMINATED, TIMED_OUT)
+    if again:
         moved["error_code"], moved["state_reason"] = _why_ended(connection, mine, state)
+    this = launches.c.id == launch["id"]
+    changed = connection.execute(
+        update(launches).where(this, launches.c.state.in_(allowed_from)).values(**moved)
+    ).rowcount
+    if changed and state in TERMINAL_STATES:
+        # The webhook outbox, in this transaction: sent if and only if the end commits.
+        ended = connection.execute(select(launches).where(this)).mappings().one()
+        outbox.launch_ended(connection, ended, now)
+    elif again:
         # Again when already there: a late error can tell a failure's cause better.
-        allowed_from = (*allowed_from, state)
-    connection.execute(
-        update(launches)
-        .where(launches.c.id == launch["id"], launches.c.state.in_(allowed_from))
-        .values(**moved)
-    )
+        connection.execute(update(launches).where(this, launches.c.state == state).values(**moved))
 
 
 def _why_ended(connection: Connection, mine: Any, state: str) -> tuple[str | None, str | None]:

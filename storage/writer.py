@@ -21,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any, NamedTuple, Protocol
 
 import anyio.to_thread
@@ -29,9 +31,11 @@ from sqlalchemy import Engine
 from storage.checkpoint import WalCheckpointer
 from storage.engine import dedicated_connection
 from storage.errors import StorageError, StorageUnavailable, translate
+from storage.outbox import WriterOutbox
 from storage.postgres_writer import PostgresDialect
 from storage.records import DeadLetterRecord, EventRecord, WriteResult
 from storage.sqlite_writer import SqliteDialect
+from storage.vocabulary import ERROR, FLOWTRACK
 
 log = logging.getLogger("flowtrack.storage.writer")
 
@@ -56,6 +60,11 @@ class Batch(NamedTuple):
     stored: Sequence[EventRecord]
 
 
+#: Called inside a batch's transaction with the cursor, the keys stored and the dead
+#: letters' ids (in order): the webhook outbox's part of the batch.
+OutboxHook = Callable[[Any, set[bytes], list[int]], None]
+
+
 class Dialect(Protocol):
     """How one database stores a batch, on the writer's own DB-API connection."""
 
@@ -64,9 +73,14 @@ class Dialect(Protocol):
         ...
 
     def store(
-        self, connection: Any, rows: list[EventRecord], dead_letters: list[DeadLetterRecord]
+        self,
+        connection: Any,
+        rows: list[EventRecord],
+        dead_letters: list[DeadLetterRecord],
+        after: OutboxHook | None = None,
     ) -> set[bytes]:
-        """Insert rows (ignoring stored keys) and dead letters, commit; return new keys."""
+        """Insert rows (ignoring stored keys) and dead letters, run ``after`` in the same
+        transaction, commit; return new keys."""
         ...
 
 
@@ -114,6 +128,7 @@ class EventWriter:
             else None
         )
         self._carry: _Submission | None = None
+        self._outbox = WriterOutbox(sqlite=sqlite)
         self.batches = 0
         self.rows = 0
 
@@ -261,7 +276,10 @@ class EventWriter:
                     first_seen[row.dedupe_key] = index
                     rows.append(row)
             dead_letters.extend(submission.dead_letters)
-        inserted = self._dialect.store(connection, rows, dead_letters)
+        after = None
+        if self._outbox.wanted(rows, dead_letters):
+            after = partial(self._tell_outbox, rows, dead_letters)
+        inserted = self._dialect.store(connection, rows, dead_letters, after)
         if self._on_stored is not None or self._on_batch is not None:
             stored.extend(row for row in rows if row.dedupe_key in inserted)
         self.rows += len(inserted)
@@ -275,6 +293,23 @@ class EventWriter:
                     first_seen[key] = -1  # a repeat inside the same request is a duplicate
             results.append(WriteResult(accepted, len(submission.events) - accepted))
         return results
+
+    def _tell_outbox(
+        self,
+        rows: list[EventRecord],
+        dead_letters: list[DeadLetterRecord],
+        cursor: Any,
+        inserted: set[bytes],
+        letter_ids: list[int],
+    ) -> None:
+        # Only errors stored now: a duplicate delivery of an error sends nothing again.
+        errors = [
+            row
+            for row in rows
+            if row[1] == ERROR and row[2] != FLOWTRACK and row.dedupe_key in inserted
+        ]
+        now = datetime.now(UTC)
+        self._outbox.add(cursor, errors, zip(letter_ids, dead_letters, strict=True), now)
 
     def _connect(self) -> Any:
         if self._connection is None:
