@@ -12,6 +12,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
+from receiver.actions.lifecycle import action_runs
 from receiver.genesys import GenesysClient
 from receiver.ingest import endpoint as callbacks
 from receiver.ingest.credentials import CallbackCredentials
@@ -136,6 +137,10 @@ def create_app(settings: Settings) -> FlowtrackApp:
         tracker.start()
         stops.start()
         jobs.start()
+        exits = contextlib.AsyncExitStack()
+        runs = await exits.enter_async_context(
+            action_runs(settings.actions, engine, genesys, metrics.registry)
+        )
         app.state.services = Services(
             settings=settings,
             writer=writer,
@@ -157,6 +162,7 @@ def create_app(settings: Settings) -> FlowtrackApp:
             metrics=metrics,
             readiness=readiness,
             genesys_check=genesys_check,
+            action_runs=runs,
         )
         # Never fatal, and Genesys may be slow to answer: in the background.
         background: list[asyncio.Task[object]] = [asyncio.create_task(genesys_check.run())]
@@ -178,6 +184,7 @@ def create_app(settings: Settings) -> FlowtrackApp:
             await jobs.stop()
             await stops.stop()
             await launches.close()
+            await exits.aclose()
             await writer.aclose()
             await tracker.settled_or_timeout(5)
             await tracker.stop()

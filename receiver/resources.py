@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from receiver.actions.service import ActionRuns
 from receiver.ingest.credentials import CallbackCredentials
 from receiver.launches.flow_names import FlowNames
 from receiver.launches.service import LaunchService
@@ -51,6 +52,7 @@ class Services:
     metrics: Metrics
     readiness: Readiness
     genesys_check: GenesysCheck
+    action_runs: ActionRuns
 
 
 def services(request: Request) -> Services:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from receiver.api import audit, dead_letters, flows, terminations
+from receiver.api import action_runs, actions, audit, dead_letters, flows, terminations
 from receiver.api import events as api
 from receiver.api import launches as launches_api
 from receiver.api import transitions as history
@@ -41,6 +41,13 @@ ROUTES = [
     route("/api/v1/flows/{flow_id:id}/stats", flows.get_flow_stats, "GET"),
     route("/api/v1/launches/{launch_id:id}/terminate", terminations.terminate_launch, "POST"),
     route("/api/v1/audit", audit.get_audit, "GET"),
+    route("/api/v1/actions", actions.get_actions, "GET"),
+    route("/api/v1/actions/{action_id:id}", actions.get_action, "GET"),
+    route("/api/v1/actions/{action_id:id}/runs", actions.post_run, "POST"),
+    route("/api/v1/actions/{action_id:id}/stats", actions.get_stats, "GET"),
+    route("/api/v1/action-runs", action_runs.get_runs, "GET"),
+    route("/api/v1/action-runs/{run_id:id}", action_runs.get_run, "GET"),
+    route("/api/v1/action-runs/{run_id:id}/cancel", action_runs.cancel_run, "POST"),
 ]
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from receiver.genesys import wire
+from receiver.genesys.errors import CORRELATION_HEADER, GenesysBadResponse
 from receiver.genesys.page import Page
 from receiver.genesys.session import ApiSession, segment
 from receiver.genesys.wire import JSONObject
@@ -52,6 +53,34 @@ class DataAction:
     def request_url_template(self) -> str | None:
         return wire.text(wire.mapping(self.config, "request"), "requestUrlTemplate")
 
+    @property
+    def timeout_seconds(self) -> int:
+        """``config.timeoutSeconds``: 1 to 60, 60 when unset (genesys-api.md §16.C.3)."""
+        value = wire.integer(self.config, "timeoutSeconds")
+        return value if value is not None and 1 <= value <= 60 else DEFAULT_TIMEOUT_SECONDS
+
+    @property
+    def input_schema(self) -> JSONObject:
+        """``contract.input.inputSchema`` (read with ``expand=contract``)."""
+        return wire.mapping(wire.mapping(self.contract, "input"), "inputSchema")
+
+    @property
+    def success_schema(self) -> JSONObject:
+        """``contract.output.successSchema`` (read with ``expand=contract``)."""
+        return wire.mapping(wire.mapping(self.contract, "output"), "successSchema")
+
+
+#: What Genesys enforces when an action sets no ``timeoutSeconds``.
+DEFAULT_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """The answer of an ``execute`` or ``test``: its JSON body and correlation id."""
+
+    body: Any
+    correlation_id: str | None
+
 
 class ActionsApi:
     """``/api/v2/integrations/actions``: find, read, create and patch actions."""
@@ -89,6 +118,54 @@ class ActionsApi:
         path = f"/api/v2/integrations/actions/{segment(action_id)}"
         params = {"includeConfig": "true"} if include_config else None
         return await self._session.fetch("GET", path, DataAction.from_wire, params=params)
+
+    async def get_with_contract(self, action_id: str) -> DataAction:
+        """One action with its contract and config (``get_integrations_action`` with
+        ``expand=contract``, ``includeConfig=true``)."""
+        path = f"/api/v2/integrations/actions/{segment(action_id)}"
+        params = {"expand": "contract", "includeConfig": "true"}
+        return await self._session.fetch("GET", path, DataAction.from_wire, params=params)
+
+    async def execute(
+        self, action_id: str, body: Mapping[str, Any], *, timeout_seconds: float
+    ) -> ActionResult:
+        """Run the action now (``post_integrations_action_execute``), once.
+
+        Exactly one try (the caller decides what may be repeated: execute has side
+        effects); a 429 still pauses this client's pacing. ``timeout_seconds`` must
+        exceed the action's own timeout so that Genesys's answer is seen.
+        """
+        path = f"/api/v2/integrations/actions/{segment(action_id)}/execute"
+        return await self._result(path, body, timeout_seconds)
+
+    async def test(
+        self, action_id: str, body: Mapping[str, Any], *, timeout_seconds: float
+    ) -> ActionResult:
+        """Run the action in test mode (``post_integrations_action_test``), once: the body
+        is a ``TestExecutionResult`` (``operations``, ``success``, ``finalResult``…)."""
+        path = f"/api/v2/integrations/actions/{segment(action_id)}/test"
+        return await self._result(path, body, timeout_seconds)
+
+    async def _result(
+        self, path: str, body: Mapping[str, Any], timeout_seconds: float
+    ) -> ActionResult:
+        response = await self._session.request(
+            "POST",
+            path,
+            body=dict(body),
+            retry_safe=False,
+            read_timeout=timeout_seconds,
+            max_attempts=1,
+        )
+        try:
+            decoded = wire.decode(response)
+        except ValueError as exc:
+            raise GenesysBadResponse(
+                f"Genesys POST {path} answered {response.status_code} with a body that is not JSON",
+                http_status=response.status_code,
+                correlation_id=response.headers.get(CORRELATION_HEADER),
+            ) from exc
+        return ActionResult(decoded, response.headers.get(CORRELATION_HEADER))
 
     async def create(
         self,

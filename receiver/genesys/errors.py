@@ -9,6 +9,8 @@ secret or a request body.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from receiver.errors import UpstreamFailure
@@ -43,6 +45,8 @@ class GenesysError(UpstreamFailure):
         self.retry_after = retry_after
         #: How many tries were made before giving up; set by the retry loop.
         self.attempts = 1
+        #: The ``ErrorBody`` Genesys answered with (empty when none or not JSON).
+        self.body: dict[str, Any] = {}
         detail = {
             "genesysStatus": http_status,
             "genesysCode": genesys_code,
@@ -141,13 +145,15 @@ def error_from_response(
     if not retry_safe and status >= 500:
         kind = GenesysOutcomeUnknown
         message += " (the request may have been processed)"
-    return kind(
+    error = kind(
         message,
         http_status=status,
         genesys_code=genesys_code,
         correlation_id=correlation_id,
         retry_after=retry_after_seconds(response.headers) if status == 429 else None,
     )
+    error.body = body
+    return error
 
 
 def error_from_transport(

@@ -107,10 +107,14 @@ class ApiSession:
         params: QueryParams | None = None,
         body: Any = None,
         retry_safe: bool | None = None,
+        read_timeout: float | None = None,
+        max_attempts: int | None = None,
     ) -> httpx.Response:
         """Send ``method path`` and return the 2xx response, or raise a ``GenesysError``.
 
-        ``retry_safe`` defaults to true for GET, HEAD, PUT and DELETE.
+        ``retry_safe`` defaults to true for GET, HEAD, PUT and DELETE. ``read_timeout``
+        replaces the configured read timeout (a data action may run up to 60 s);
+        ``max_attempts`` lowers the configured number of tries (1: the caller retries).
         """
         if retry_safe is None:
             retry_safe = method in ("GET", "HEAD", "PUT", "DELETE")
@@ -123,7 +127,9 @@ class ApiSession:
             await self._limiter.acquire()
             try:
                 token = await self._auth.token()
-                response = await self._send(method, path, params, content, token, attempt)
+                response = await self._send(
+                    method, path, params, content, token, attempt, read_timeout
+                )
             except httpx.RequestError as exc:
                 error = error_from_transport(exc, method=method, path=path, retry_safe=retry_safe)
             except GenesysError as exc:  # from the token endpoint: nothing was sent yet
@@ -142,7 +148,7 @@ class ApiSession:
                 )
             error.attempts = attempt
             delay = self._retry_delay(error, attempt, self._clock() - started)
-            if delay is None:
+            if delay is None or (max_attempts is not None and attempt >= max_attempts):
                 raise error
             self._observer.retrying(
                 operation_of(method, path), str(error.http_status or error.code)
@@ -173,6 +179,7 @@ class ApiSession:
         content: bytes | None,
         token: str,
         attempt: int,
+        read_timeout: float | None = None,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if content is not None:
@@ -191,7 +198,9 @@ class ApiSession:
                 params=params,
                 content=content,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=self._timeout
+                if read_timeout is None
+                else httpx.Timeout(read_timeout, connect=self._timeout.connect),
             )
         except httpx.RequestError as exc:
             extra.update(elapsed_ms=self._elapsed_ms(sent_at), error=type(exc).__name__)

@@ -21,6 +21,8 @@ from sqlalchemy.engine import URL
 from receiver.errors import FlowtrackError
 from receiver.genesys.config import GenesysConfig
 from receiver.settings import values
+from receiver.settings.actions import SETTINGS as ACTIONS_SETTINGS
+from receiver.settings.actions import ActionsConfig, actions_config
 from receiver.settings.declaration import DECLARATION, Setting, setting, setting_group
 from receiver.settings.genesys import DEFAULT_REGION, genesys_config, region
 from receiver.settings.values import ApiKey, WebhookSecret
@@ -211,6 +213,7 @@ class Settings:
         "Default idle limit (no event for this long) for launches that set no "
         "`idleTimeoutSeconds`.",
     )
+    actions: ActionsConfig = setting_group(actions_config, *ACTIONS_SETTINGS)
     sweep_enabled: bool = setting(
         "SWEEP_ENABLED",
         values.flag,

@@ -1,0 +1,418 @@
+"""Data action runs: recording, claiming, finishing, listing and counting them.
+
+A run is inserted ``queued`` (or already ``running`` when the inserting process executes
+it at once), claimed by a worker, and reaches exactly one final state through
+:func:`_reach_final_state` — the one write every ending goes through (finish, cancel,
+recovery, a cache hit), so whatever must happen when a run ends is added there once.
+
+Claims are leases: a worker holds ``lease_until`` in the future while it executes; a
+``running`` run whose lease ran out belongs to a process that died. Claiming uses
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL so replicas never take the same run; SQLite's
+write transaction is already exclusive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from storage.engine import is_sqlite, read_connection, write_transaction
+from storage.errors import DuplicateKey
+from storage.store import Store
+from storage.tables import ActionRun
+
+runs = ActionRun.__table__  # type: ignore[attr-defined]
+
+QUEUED = "queued"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+TIMED_OUT = "timed_out"
+CANCELLED = "cancelled"
+UNKNOWN = "unknown"
+RUN_STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, TIMED_OUT, CANCELLED, UNKNOWN)
+FINAL_STATES = (SUCCEEDED, FAILED, TIMED_OUT, CANCELLED, UNKNOWN)
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run as asked for, before any execution. JSON fields are already serialised."""
+
+    id: str
+    action_id: str
+    action_version: int | None
+    input: str
+    dry_run: bool
+    idempotent: bool
+    timeout_seconds: int | None
+    cache_ttl_seconds: int | None
+    cache_key: str | None
+    coercions: str | None
+    idempotency_key: str | None
+    request_fingerprint: str | None
+    requested_by: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a run ended: its final state and everything learnt on the way."""
+
+    state: str
+    at: datetime
+    failure_reason: str | None = None
+    output: str | None = None
+    output_problems: str | None = None
+    error: str | None = None
+    steps: str | None = None
+    attempts: str | None = None
+    correlation_id: str | None = None
+    latency_ms: float | None = None
+    action_version: int | None = None
+    cached_from: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        chosen = {
+            "state": self.state,
+            "finished_at": self.at,
+            "failure_reason": self.failure_reason,
+            "output": self.output,
+            "output_problems": self.output_problems,
+            "error": self.error,
+            "steps": self.steps,
+            "correlation_id": self.correlation_id,
+            "latency_ms": self.latency_ms,
+            "cached_from": self.cached_from,
+            "claimed_by": None,
+            "lease_until": None,
+        }
+        if self.attempts is not None:
+            chosen["attempts"] = self.attempts
+        if self.action_version is not None:
+            chosen["action_version"] = self.action_version
+        return chosen
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs to list; every given field must match (``since`` <= created < ``until``)."""
+
+    action_id: str | None = None
+    state: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """Runs of one action in a window: counts, latencies of executed runs, cache hits."""
+
+    by_state: dict[str, int] = field(default_factory=dict)
+    by_failure_reason: dict[str, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+    cache_hits: int = 0
+
+
+def _reach_final_state(
+    connection: Connection, run_id: str, ending: Ending, from_states: Sequence[str]
+) -> RowMapping | None:
+    """Move one run from one of ``from_states`` to its final state, in the caller's
+    transaction; the row as it now is, or None when it was not in those states.
+
+    Every run's ending goes through here (and only here).
+    """
+    moved = connection.execute(
+        update(runs)
+        .where(runs.c.id == run_id, runs.c.state.in_(from_states))
+        .values(**ending.values())
+    )
+    if moved.rowcount == 0:
+        return None
+    return connection.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+
+
+def insert_run(
+    engine: Engine,
+    new: NewRun,
+    *,
+    claimed_by: str | None = None,
+    lease_until: datetime | None = None,
+) -> tuple[RowMapping, bool]:
+    """Record a run: ``queued``, or ``running`` already claimed when ``claimed_by`` is given.
+
+    With a known idempotency key nothing is inserted: returns the original run and False.
+    """
+    values: dict[str, Any] = {**new.__dict__, "attempts": "[]"}
+    if claimed_by is None:
+        values["state"] = QUEUED
+    else:
+        values.update(
+            state=RUNNING, claimed_by=claimed_by, lease_until=lease_until, started_at=new.created_at
+        )
+    try:
+        with write_transaction(engine) as connection:
+            connection.execute(insert(runs).values(**values))
+    except DuplicateKey:
+        if new.idempotency_key is None:
+            raise
+        existing = _one(engine, runs.c.idempotency_key == new.idempotency_key)
+        if existing is None:  # the conflicting row vanished (retention)
+            raise
+        return existing, False
+    created = get_run(engine, new.id)
+    assert created is not None
+    return created, True
+
+
+def insert_cached_run(engine: Engine, new: NewRun, ending: Ending) -> tuple[RowMapping, bool]:
+    """Record a run answered from the cache: created and finished in one transaction."""
+    values: dict[str, Any] = {**new.__dict__, "attempts": "[]", "state": RUNNING}
+    values["started_at"] = new.created_at
+    try:
+        with write_transaction(engine) as connection:
+            connection.execute(insert(runs).values(**values))
+            row = _reach_final_state(connection, new.id, ending, (RUNNING,))
+    except DuplicateKey:
+        if new.idempotency_key is None:
+            raise
+        existing = _one(engine, runs.c.idempotency_key == new.idempotency_key)
+        if existing is None:
+            raise
+        return existing, False
+    assert row is not None
+    return row, True
+
+
+def claim_runs(
+    engine: Engine, worker: str, *, limit: int, now: datetime, lease_until: datetime
+) -> Sequence[RowMapping]:
+    """Take up to ``limit`` of the oldest queued runs for ``worker`` (now ``running``)."""
+    if limit <= 0:
+        return []
+    oldest = (
+        select(runs.c.id)
+        .where(runs.c.state == QUEUED)
+        .order_by(runs.c.created_at, runs.c.id)
+        .limit(limit)
+    )
+    if not is_sqlite(engine):
+        oldest = oldest.with_for_update(skip_locked=True)
+    with write_transaction(engine) as connection:
+        ids = list(connection.execute(oldest).scalars())
+        if not ids:
+            return []
+        connection.execute(
+            update(runs)
+            .where(runs.c.id.in_(ids), runs.c.state == QUEUED)
+            .values(state=RUNNING, claimed_by=worker, lease_until=lease_until, started_at=now)
+        )
+        claimed = select(runs).where(runs.c.id.in_(ids), runs.c.claimed_by == worker)
+        return connection.execute(claimed.order_by(runs.c.created_at)).mappings().all()
+
+
+def renew_leases(engine: Engine, worker: str, run_ids: Sequence[str], until: datetime) -> int:
+    """Extend ``worker``'s leases on its running runs; returns how many it still holds."""
+    if not run_ids:
+        return 0
+    with write_transaction(engine) as connection:
+        result = connection.execute(
+            update(runs)
+            .where(runs.c.id.in_(run_ids), runs.c.claimed_by == worker, runs.c.state == RUNNING)
+            .values(lease_until=until)
+        )
+    return int(result.rowcount)
+
+
+def finish_run(engine: Engine, run_id: str, worker: str, ending: Ending) -> RowMapping | None:
+    """End a run ``worker`` is executing; None when it no longer holds it."""
+    with write_transaction(engine) as connection:
+        held = connection.execute(
+            select(runs.c.claimed_by).where(runs.c.id == run_id, runs.c.state == RUNNING)
+        ).scalar()
+        if held != worker:
+            return None
+        return _reach_final_state(connection, run_id, ending, (RUNNING,))
+
+
+def cancel_run(engine: Engine, run_id: str, at: datetime) -> tuple[RowMapping | None, bool]:
+    """Cancel a queued run; returns the run (None: no such run) and whether it was cancelled."""
+    with write_transaction(engine) as connection:
+        ending = Ending(state=CANCELLED, at=at, failure_reason="cancelled")
+        row = _reach_final_state(connection, run_id, ending, (QUEUED,))
+        if row is not None:
+            return row, True
+    return get_run(engine, run_id), False
+
+
+def recover_orphans(engine: Engine, now: datetime, *, limit: int = 100) -> tuple[int, int]:
+    """Runs whose worker died (``running``, lease expired): an idempotent one is queued
+    again; any other may have been executed, so it ends ``unknown``.
+
+    Returns (requeued, marked unknown).
+    """
+    orphaned = (
+        select(runs.c.id, runs.c.idempotent)
+        .where(runs.c.state == RUNNING, runs.c.lease_until < now)
+        .limit(limit)
+    )
+    if not is_sqlite(engine):
+        orphaned = orphaned.with_for_update(skip_locked=True)
+    requeued = unknown = 0
+    with write_transaction(engine) as connection:
+        for run_id, idempotent in connection.execute(orphaned).all():
+            if idempotent:
+                connection.execute(
+                    update(runs)
+                    .where(runs.c.id == run_id)
+                    .values(state=QUEUED, claimed_by=None, lease_until=None, started_at=None)
+                )
+                requeued += 1
+                continue
+            ending = Ending(
+                state=UNKNOWN,
+                at=now,
+                failure_reason="interrupted",
+                error='{"message": "the process executing this run stopped while the '
+                'execution was in flight: it may or may not have been executed"}',
+            )
+            if _reach_final_state(connection, run_id, ending, (RUNNING,)) is not None:
+                unknown += 1
+    return requeued, unknown
+
+
+def get_run(engine: Engine, run_id: str) -> RowMapping | None:
+    """One run by id."""
+    return _one(engine, runs.c.id == run_id)
+
+
+def cached_result(engine: Engine, cache_key: str, since: datetime) -> RowMapping | None:
+    """The newest executed (not itself cached) successful run with this key since ``since``."""
+    statement = (
+        select(runs)
+        .where(
+            runs.c.cache_key == cache_key,
+            runs.c.finished_at >= since,
+            runs.c.state == SUCCEEDED,
+            runs.c.cached_from.is_(None),
+            runs.c.dry_run.is_(False),
+        )
+        .order_by(runs.c.finished_at.desc())
+        .limit(1)
+    )
+    with read_connection(engine) as connection:
+        return connection.execute(statement).mappings().first()
+
+
+def list_runs(
+    engine: Engine,
+    where: RunFilter,
+    *,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 100,
+) -> Sequence[RowMapping]:
+    """Runs, newest first, older than the cursor position."""
+    statement = select(runs)
+    if where.action_id is not None:
+        statement = statement.where(runs.c.action_id == where.action_id)
+    if where.state is not None:
+        statement = statement.where(runs.c.state == where.state)
+    if where.since is not None:
+        statement = statement.where(runs.c.created_at >= where.since)
+    if where.until is not None:
+        statement = statement.where(runs.c.created_at < where.until)
+    if after is not None:
+        at, run_id = after
+        statement = statement.where(
+            or_(runs.c.created_at < at, and_(runs.c.created_at == at, runs.c.id < run_id))
+        )
+    statement = statement.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+    with read_connection(engine) as connection:
+        return connection.execute(statement).mappings().all()
+
+
+def run_stats(
+    engine: Engine, action_id: str, since: datetime | None, until: datetime | None
+) -> RunStats:
+    """Counts by state and failure reason, executed runs' latencies, cache hits."""
+    window = [runs.c.action_id == action_id]
+    if since is not None:
+        window.append(runs.c.created_at >= since)
+    if until is not None:
+        window.append(runs.c.created_at < until)
+    stats = RunStats()
+    with read_connection(engine) as connection:
+        grouped = connection.execute(
+            select(runs.c.state, runs.c.failure_reason, func.count())
+            .where(*window)
+            .group_by(runs.c.state, runs.c.failure_reason)
+        )
+        for state, reason, count in grouped:
+            stats.by_state[state] = stats.by_state.get(state, 0) + count
+            if reason is not None:
+                stats.by_failure_reason[reason] = stats.by_failure_reason.get(reason, 0) + count
+        stats.latencies_ms.extend(
+            connection.execute(
+                select(runs.c.latency_ms).where(
+                    *window, runs.c.latency_ms.is_not(None), runs.c.cached_from.is_(None)
+                )
+            ).scalars()
+        )
+        hits = connection.execute(
+            select(func.count()).where(*window, runs.c.cached_from.is_not(None))
+        ).scalar()
+    return RunStats(stats.by_state, stats.by_failure_reason, stats.latencies_ms, int(hits or 0))
+
+
+def _one(engine: Engine, where: Any) -> RowMapping | None:
+    with read_connection(engine) as connection:
+        return connection.execute(select(runs).where(where)).mappings().first()
+
+
+class ActionRunStore(Store):
+    """The runs, for async callers: each query in a worker thread."""
+
+    async def insert(
+        self, new: NewRun, *, claimed_by: str | None = None, lease_until: datetime | None = None
+    ) -> tuple[RowMapping, bool]:
+        return await self._run(insert_run, new, claimed_by=claimed_by, lease_until=lease_until)
+
+    async def insert_cached(self, new: NewRun, ending: Ending) -> tuple[RowMapping, bool]:
+        return await self._run(insert_cached_run, new, ending)
+
+    async def claim(
+        self, worker: str, *, limit: int, now: datetime, lease_until: datetime
+    ) -> Sequence[RowMapping]:
+        return await self._run(claim_runs, worker, limit=limit, now=now, lease_until=lease_until)
+
+    async def renew(self, worker: str, run_ids: Sequence[str], until: datetime) -> int:
+        return await self._run(renew_leases, worker, run_ids, until)
+
+    async def finish(self, run_id: str, worker: str, ending: Ending) -> RowMapping | None:
+        return await self._run(finish_run, run_id, worker, ending)
+
+    async def cancel(self, run_id: str, at: datetime) -> tuple[RowMapping | None, bool]:
+        return await self._run(cancel_run, run_id, at)
+
+    async def recover(self, now: datetime) -> tuple[int, int]:
+        return await self._run(recover_orphans, now)
+
+    async def get(self, run_id: str) -> RowMapping | None:
+        return await self._run(get_run, run_id)
+
+    async def cached(self, cache_key: str, since: datetime) -> RowMapping | None:
+        return await self._run(cached_result, cache_key, since)
+
+    async def list(
+        self, where: RunFilter, *, after: tuple[datetime, str] | None = None, limit: int = 100
+    ) -> Sequence[RowMapping]:
+        return await self._run(list_runs, where, after=after, limit=limit)
+
+    async def stats(
+        self, action_id: str, since: datetime | None, until: datetime | None
+    ) -> RunStats:
+        return await self._run(run_stats, action_id, since, until)
