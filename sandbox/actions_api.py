@@ -1,9 +1,12 @@
-"""``/api/v2/integrations/actions``: data actions (contract + config) and ``execute`` (§10.2).
+"""``/api/v2/integrations/actions``: data actions, their contracts and schemas (§10.2, §16.C).
 
 Verbs are the SDK's: POST (``PostActionInput``), GET list (filters ``name`` — partial,
-case-insensitive — ``category``, ``ids``, ``secure``; ``includeConfig``), GET one,
-PATCH (``UpdateActionInput``; ``version`` must be the current one, else 409), DELETE,
-and POST ``/{actionId}/execute``. Action names are unique per integration (409).
+case-insensitive — ``category``, ``ids`` (at most 50), ``secure``; ``includeConfig``;
+``sortBy`` ``name``/``category``, ``sortOrder``; paging), GET one (``expand=contract``,
+``flatten``, ``includeConfig``), GET ``/{actionId}/schemas/{fileName}`` (``flatten``),
+PATCH (``UpdateActionInput``; ``version`` must be the current one, else 409), DELETE.
+``execute`` and ``test`` are in :mod:`sandbox.execute_api`. Action names are unique per
+integration (409).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sandbox.errors import BadRequest, Conflict, SandboxError
+from sandbox import execute_api
+from sandbox.action_contract import flattened_schema, schema_document
+from sandbox.errors import BadRequest, Conflict
 from sandbox.integrations import Action, IntegrationRegistry, action_json
 from sandbox.state import sandbox_of
 from sandbox.wire import (
@@ -23,7 +28,6 @@ from sandbox.wire import (
     entity_listing,
     query_bool,
     query_list,
-    read_json,
     read_object,
 )
 
@@ -100,6 +104,11 @@ async def list_actions(request: Request) -> Response:
     params = request.query_params
     name = (params.get("name") or "").casefold()
     ids = set(query_list(request, "ids"))
+    if len(ids) > 50:
+        raise BadRequest("At most 50 'ids' may be given.", code="invalid.query.param.value")
+    sort_by = params.get("sortBy") or "name"
+    if sort_by not in ("name", "category"):
+        raise BadRequest("'sortBy' must be name or category.", code="invalid.query.param.value")
     actions = [
         a
         for a in registry.actions.values()
@@ -108,16 +117,37 @@ async def list_actions(request: Request) -> Response:
         and params.get("category") in (None, a.category)
         and params.get("secure", str(a.secure).lower()).lower() == str(a.secure).lower()
     ]
-    actions.sort(key=lambda a: a.name.casefold(), reverse=params.get("sortOrder") == "DESC")
+    actions.sort(
+        key=lambda a: (getattr(a, sort_by).casefold(), a.name.casefold()),
+        reverse=(params.get("sortOrder") or "").upper() == "DESC",
+    )
     include = query_bool(request, "includeConfig")
-    documents = [action_json(a, include_config=include) for a in actions]
+    expand = not sandbox_of(request).config.contract_needs_expand
+    documents = [action_json(a, include_config=include, expand=expand) for a in actions]
     return JSONResponse(entity_listing(request, documents))
 
 
 async def get_action(request: Request) -> Response:
-    registry = sandbox_of(request).integrations
-    action = registry.action(request.path_params["actionId"])
-    return JSONResponse(action_json(action, include_config=query_bool(request, "includeConfig")))
+    """``GET …/{actionId}``: ``expand=contract`` (its only value) brings the schemas."""
+    sandbox = sandbox_of(request)
+    action = sandbox.integrations.action(request.path_params["actionId"])
+    expand = request.query_params.get("expand")
+    if expand not in (None, "", "contract"):
+        raise BadRequest("'expand' takes only 'contract'.", code="invalid.query.param.value")
+    document = action_json(
+        action,
+        include_config=query_bool(request, "includeConfig"),
+        expand=expand == "contract" or not sandbox.config.contract_needs_expand,
+        flatten=query_bool(request, "flatten"),
+    )
+    return JSONResponse(document)
+
+
+async def get_schema(request: Request) -> Response:
+    """``GET …/{actionId}/schemas/{fileName}`` → ``JsonSchemaDocument`` (file names: the URIs)."""
+    action = sandbox_of(request).integrations.action(request.path_params["actionId"])
+    document = schema_document(action.id, action.contract, request.path_params["fileName"])
+    return JSONResponse(flattened_schema(document) if query_bool(request, "flatten") else document)
 
 
 async def patch_action(request: Request) -> Response:
@@ -150,28 +180,6 @@ async def delete_action(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def execute_action(request: Request) -> Response:
-    """``POST …/{actionId}/execute``: call the upstream now; the translated output, or an error.
-
-    An upstream non-2xx answer is passed on with its status; a timeout is 408; no answer
-    at all is 502.
-    """
-    sandbox = sandbox_of(request)
-    action = sandbox.integrations.action(request.path_params["actionId"])
-    values = await read_json(request)
-    if not isinstance(values, dict):
-        raise _invalid("The body must be an object of input values.")
-    stream = f"execute:{uuid.uuid4()}"
-    outcome = await sandbox.invoker.call(action, values, stream)
-    await sandbox.invoker.flush(stream)
-    if outcome.path == "success":
-        return JSONResponse(outcome.output)
-    if outcome.path == "timeout":
-        raise SandboxError(f"The action timed out: {outcome.detail}", status=408)
-    status = outcome.status if outcome.status and outcome.status >= 400 else 502
-    raise SandboxError(f"The action failed: {outcome.detail}", status=status)
-
-
 _ONE = "/api/v2/integrations/actions/{actionId}"
 routes = [
     Route("/api/v2/integrations/actions", create_action, methods=["POST"]),
@@ -179,5 +187,6 @@ routes = [
     Route(_ONE, get_action, methods=["GET"]),
     Route(_ONE, patch_action, methods=["PATCH"]),
     Route(_ONE, delete_action, methods=["DELETE"]),
-    Route(f"{_ONE}/execute", execute_action, methods=["POST"]),
+    Route(f"{_ONE}/schemas/{{fileName}}", get_schema, methods=["GET"]),
+    *execute_api.routes,
 ]

@@ -11,13 +11,17 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from sandbox import (
+    action_control,
     actions_api,
+    channel_controls,
     control_api,
     conversations_api,
     flows_api,
     integrations_api,
     notifications_api,
+    stub,
 )
+from sandbox.action_runtime import ActionRuntime
 from sandbox.auth import token_endpoint
 from sandbox.config import SandboxConfig
 from sandbox.errors import SandboxError, handle_http_exception, handle_sandbox_error
@@ -33,12 +37,14 @@ def create_sandbox_app(config: SandboxConfig) -> Starlette:
     flows and closes sockets.
     """
     sandbox = SandboxState(config)
+    actions = ActionRuntime(sandbox)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await sandbox.start()
         try:
-            yield
+            async with actions.running():
+                yield
         finally:
             await sandbox.stop()
 
@@ -51,6 +57,9 @@ def create_sandbox_app(config: SandboxConfig) -> Starlette:
         *integrations_api.routes,
         *notifications_api.routes,
         *control_api.routes,
+        *action_control.routes,
+        *stub.routes,
+        *channel_controls.routes,
     ]
     app = Starlette(
         routes=routes,
@@ -62,4 +71,5 @@ def create_sandbox_app(config: SandboxConfig) -> Starlette:
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox
+    app.state.actions = actions
     return app

@@ -5,11 +5,13 @@
 ``GET /sandbox/executions/{id}``              an execution with its input and node trail
 ``POST /sandbox/executions/{id}/terminate``   force a running execution to TERMINATED
 ``POST /sandbox/interactions``                start any flow as if media arrived
-``POST /sandbox/channels/{id}/socket-closing`` push ``v2.system.socket_closing``
 ``POST /sandbox/tokens/expire``               expire every issued token (401 next time)
 ``POST /sandbox/reset``                       forget runs, conversations, integrations,
                                               channels, faults, stats and rate windows
+                                              (the sample actions come back)
 ``GET /sandbox/health``                       liveness
+
+Channel controls live in :mod:`sandbox.channel_controls`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sandbox.action_runtime import actions_of
 from sandbox.errors import BadRequest, Conflict
-from sandbox.messages import socket_closing_frame
 from sandbox.run import Termination
 from sandbox.state import sandbox_of
 from sandbox.wire import JSONResponse, read_json, read_object
@@ -84,19 +86,13 @@ async def start_interaction(request: Request) -> Response:
     return JSONResponse({"executionId": execution.id, "conversationId": execution.conversation_id})
 
 
-async def socket_closing(request: Request) -> Response:
-    channel = sandbox_of(request).hub.get(request.path_params["channelId"])
-    if channel.session is not None:
-        channel.session.send(socket_closing_frame())
-    return JSONResponse({"sent": channel.session is not None})
-
-
 async def expire_tokens(request: Request) -> Response:
     return JSONResponse({"expired": sandbox_of(request).tokens.expire_all()})
 
 
 async def reset(request: Request) -> Response:
     await sandbox_of(request).reset()
+    actions_of(request).reset()
     return JSONResponse({"reset": True})
 
 
@@ -112,7 +108,6 @@ routes = [
     Route("/sandbox/executions/{executionId}", get_execution, methods=["GET"]),
     Route("/sandbox/executions/{executionId}/terminate", terminate_execution, methods=["POST"]),
     Route("/sandbox/interactions", start_interaction, methods=["POST"]),
-    Route("/sandbox/channels/{channelId}/socket-closing", socket_closing, methods=["POST"]),
     Route("/sandbox/tokens/expire", expire_tokens, methods=["POST"]),
     Route("/sandbox/reset", reset, methods=["POST"]),
     Route("/sandbox/health", health, methods=["GET"]),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sandbox.action_contract import contract_json
 from sandbox.errors import NotFound
 from sandbox.timestamps import iso, utc_now
 
@@ -69,6 +70,9 @@ class Integration:
     #: credential key (e.g. ``basicAuth``) -> credential id
     credentials: dict[str, str] = field(default_factory=dict)
     updated: datetime = field(default_factory=utc_now)
+    #: Its actions are candidates for flows' Call Data Action steps (the sample
+    #: integration's are not: in Genesys a step names its action explicitly).
+    callbacks: bool = True
 
 
 @dataclass
@@ -148,15 +152,18 @@ class IntegrationRegistry:
     def callback_actions(self, name: str | None) -> list[Action]:
         """The actions a flow's Call Data Action steps call, in creation order.
 
-        Candidates are actions of an ENABLED Web Services integration whose
-        ``config.request.requestUrlTemplate`` is set. With ``name`` (the flow's
-        ``data_action``) only the candidate of that name (case-insensitive) is used;
-        without it every candidate is called, one after the other.
+        Candidates are actions of an ENABLED Web Services integration (other than the
+        sample actions' one) whose ``config.request.requestUrlTemplate`` is set. With
+        ``name`` (the flow's ``data_action``) only the candidate of that name
+        (case-insensitive) is used; without it every candidate is called, one after the
+        other.
         """
         candidates = []
         for action in self.actions.values():
             integration = self.integrations.get(action.integration_id)
             if integration is None or integration.type_id != WEB_SERVICES_TYPE:
+                continue
+            if not integration.callbacks:
                 continue
             if integration.intended_state != "ENABLED" or not action.request_url:
                 continue
@@ -218,14 +225,20 @@ def config_json(registry: IntegrationRegistry, integration: Integration) -> dict
     }
 
 
-def action_json(action: Action, *, include_config: bool) -> dict[str, Any]:
-    """``Action``; ``config`` only with ``includeConfig=true``, as upstream."""
+def action_json(
+    action: Action, *, include_config: bool, expand: bool = True, flatten: bool = False
+) -> dict[str, Any]:
+    """``Action``; ``config`` only with ``includeConfig=true``, as upstream.
+
+    The contract carries its schema URIs, and the schemas themselves when ``expand``
+    (see :func:`~sandbox.action_contract.contract_json`).
+    """
     document: dict[str, Any] = {
         "id": action.id,
         "name": action.name,
         "integrationId": action.integration_id,
         "category": action.category,
-        "contract": action.contract,
+        "contract": contract_json(action.id, action.contract, expand=expand, flatten=flatten),
         "version": action.version,
         "secure": action.secure,
         "selfUri": f"/api/v2/integrations/actions/{action.id}",

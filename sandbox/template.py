@@ -99,3 +99,54 @@ def translate(answer: Any, response_config: Mapping[str, Any] | None) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return translated if translation_map else answer
+
+
+class TranslationError(Exception):
+    """The answer cannot become the action's output (the failure path in a flow)."""
+
+
+def translate_strictly(
+    answer: Any, response_config: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], Any]:
+    """Like :func:`translate`, but as ``execute`` does it: the translated values and the output.
+
+    A ``translationMap`` path that does not resolve and has no default, a default that is
+    not JSON, or a ``successTemplate`` that does not render to JSON is a
+    :class:`TranslationError` instead of a fallback.
+    """
+    config = response_config or {}
+    translation_map = config.get("translationMap") or {}
+    defaults = config.get("translationMapDefaults") or {}
+    translated: dict[str, Any] = {}
+    for name, path in translation_map.items():
+        value = _resolve(answer, str(path))
+        if value is _MISSING:
+            if name not in defaults:
+                raise TranslationError(
+                    f"The translation map entry {name!r} ({path}) did not resolve "
+                    "and has no default."
+                )
+            try:
+                value = orjson.loads(defaults[name])
+            except orjson.JSONDecodeError as exc:
+                raise TranslationError(f"The default for {name!r} is not JSON.") from exc
+        translated[name] = value
+    template = str(config.get("successTemplate") or "").strip()
+    if template == "${rawResult}" or (not template and not translation_map):
+        return translated, answer
+    if not template:
+        return translated, translated
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(2)
+        if name in translated:
+            return orjson.dumps(translated[name]).decode()
+        if name == "rawResult":
+            return orjson.dumps(answer).decode()
+        raise TranslationError(f"The success template refers to {name!r}, which is not translated.")
+
+    text = _REFERENCE.sub(replace, template)
+    try:
+        return translated, orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise TranslationError(f"The success template did not render to JSON: {exc}") from exc
