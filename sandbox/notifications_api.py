@@ -2,7 +2,9 @@
 
 The socket carries ``{topicName, version, eventBody, metadata}`` frames for subscribed
 topics, a ``channel.metadata`` heartbeat every ``heartbeat_seconds``, and answers the
-text frame ``{"message": "ping"}`` with a ``channel.metadata`` ``pong``.
+text frame ``{"message": "ping"}`` with a ``channel.metadata`` ``pong``. It is closed
+when its channel expires, is evicted or loses its token, when a newer socket takes the
+channel over, and at the end of a ``socket_closing`` grace.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketState
 
+from sandbox.channel_topics import topic_json
 from sandbox.errors import BadRequest, SandboxError
 from sandbox.messages import channel_metadata_frame
-from sandbox.notifications import Session, topic_json
+from sandbox.notifications import ABORT, CLOSE, Channel, NotificationHub, Session
 from sandbox.state import sandbox_of
+from sandbox.timestamps import utc_now
 from sandbox.wire import JSONResponse, query_bool, read_json
 
 
@@ -97,7 +101,7 @@ async def replace_subscriptions(request: Request) -> Response:
 
 async def delete_subscriptions(request: Request) -> Response:
     channel = sandbox_of(request).hub.get(request.path_params["channelId"])
-    channel.topics = {}
+    channel.set_topics({})
     return Response(status_code=204)
 
 
@@ -117,6 +121,7 @@ async def channel_socket(websocket: WebSocket) -> None:
         asyncio.create_task(_read(websocket, session)),
         asyncio.create_task(_write(websocket, session)),
         asyncio.create_task(_beat(session, sandbox.config.heartbeat_seconds)),
+        asyncio.create_task(_watch(sandbox.hub, channel, session)),
     ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -146,18 +151,57 @@ async def _read(websocket: WebSocket, session: Session) -> None:
 
 async def _write(websocket: WebSocket, session: Session) -> None:
     while True:
-        message = await session.outbox.get()
-        if message is None:
-            # Kicked by a newer connection to the same channel, or the channel is gone.
-            await websocket.close(code=1000, reason="channel taken over or removed")
+        kind, text = await session.outbox.get()
+        if kind == CLOSE:
+            await websocket.close(code=1000, reason=text)
             return
-        await websocket.send_text(orjson.dumps(message).decode())
+        if kind == ABORT:
+            _cut(websocket)
+            return
+        await websocket.send_text(text)
 
 
 async def _beat(session: Session, seconds: float) -> None:
     while True:
         await asyncio.sleep(seconds)
         session.send(channel_metadata_frame("WebSocket Heartbeat"))
+
+
+async def _watch(hub: NotificationHub, channel: Channel, session: Session) -> None:
+    """Close the socket once its channel expires or its token dies (checked each second)."""
+    while not session.kicked:
+        if not hub.alive(channel):
+            hub.expire(channel.id)
+            return
+        remaining = (channel.expires - utc_now()).total_seconds()
+        await asyncio.sleep(min(max(remaining, 0.01), 1.0))
+
+
+def _cut(websocket: WebSocket) -> None:
+    """Drop the TCP connection without a close frame (an abrupt network failure).
+
+    ASGI has no such verb, so this finds the server protocol's transport behind the
+    ``send`` callable Starlette was given; failing that, the socket is closed with 1011.
+    """
+    transport = _transport_behind(websocket._send, depth=4)
+    if transport is not None:
+        transport.abort()
+    else:
+        asyncio.get_running_loop().create_task(websocket.close(code=1011))
+
+
+def _transport_behind(send: Any, depth: int) -> Any:
+    owner = getattr(send, "__self__", None)
+    if owner is not None and hasattr(owner, "transport"):
+        return owner.transport
+    if depth == 0:
+        return None
+    for cell in getattr(send, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):
+            found = _transport_behind(cell.cell_contents, depth - 1)
+            if found is not None:
+                return found
+    return None
 
 
 _ONE = "/api/v2/notifications/channels/{channelId}"

@@ -9,10 +9,12 @@ from starlette.websockets import WebSocket
 from sandbox.auth import TokenStore
 from sandbox.background import Background
 from sandbox.catalog import FlowCatalog
+from sandbox.channel_topics import Permissions
 from sandbox.config import SandboxConfig
 from sandbox.conversations import ConversationRegistry
 from sandbox.delivery import Courier
 from sandbox.engine import FlowEngine
+from sandbox.errors import SandboxError
 from sandbox.eventbridge import EventBridgePublisher
 from sandbox.executions import ExecutionRegistry
 from sandbox.faults import FaultInjector
@@ -44,7 +46,13 @@ class SandboxState:
         self.executions = ExecutionRegistry()
         self.conversations = ConversationRegistry()
         self.integrations = IntegrationRegistry()
-        self.hub = NotificationHub(self.stats, config.channel_lifetime_seconds)
+        self.hub = NotificationHub(
+            self.stats,
+            config.channel_lifetime_seconds,
+            permissions=Permissions(config.permissions),
+            token_alive=self._token_alive,
+            closing_grace_seconds=config.socket_closing_grace_seconds,
+        )
         self.background = Background()
         self.callback_courier = Courier("callbacks", self.faults, self.stats)
         self.invoker = ActionInvoker(self.integrations, self.callback_courier)
@@ -70,6 +78,14 @@ class SandboxState:
             )
             self.hub.sinks.append(self.eventbridge.enqueue)
         self._http: httpx.AsyncClient | None = None
+
+    def _token_alive(self, token: str) -> bool:
+        # A channel dies with the token that created it (genesys-api.md §7.3).
+        try:
+            self.tokens.authenticate(f"Bearer {token}")
+        except SandboxError:
+            return False
+        return True
 
     async def start(self) -> None:
         """Open the outbound HTTP client and start background workers (lifespan start)."""

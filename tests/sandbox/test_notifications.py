@@ -171,7 +171,7 @@ async def test_socket_closing_notice_is_pushed_on_demand(
         )
         frame = await next_frame(socket, "v2.system.socket_closing")
 
-    assert pushed.json() == {"sent": True}
+    assert pushed.json() == {"sent": True, "sockets": 1}
     assert frame["eventBody"]["message"]
 
 
