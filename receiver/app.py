@@ -13,6 +13,8 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from receiver.actions.lifecycle import action_runs
+from receiver.bridge.tracking import Tracking
+from receiver.console.routes import console_routes
 from receiver.genesys import GenesysClient
 from receiver.ingest import endpoint as callbacks
 from receiver.ingest.credentials import CallbackCredentials
@@ -34,6 +36,7 @@ from receiver.telemetry.readiness import Readiness
 from receiver.web import request_ids
 from receiver.web.access import ApiKeys
 from receiver.web.responses import EXCEPTION_HANDLERS
+from receiver.webhooks.service import Webhooks
 from storage.audit import AuditStore
 from storage.engine import make_engine
 from storage.errors import StorageError
@@ -90,10 +93,11 @@ def create_app(settings: Settings) -> FlowtrackApp:
         launch_store, sweep_store = LaunchStore(engine), SweepStore(engine)
         tracker = LaunchTracker(launch_store)
         metrics = Metrics()
+        tracking = Tracking(settings.tracking, engine)
         writer = EventWriter(
             engine,
             max_batch_events=settings.writer_max_batch_events,
-            on_stored=tracker.notice,
+            on_stored=tracking.listening(tracker.notice),
             on_batch=metrics.writer_batch,
             checkpoints=background_checkpoints,
         )
@@ -137,6 +141,9 @@ def create_app(settings: Settings) -> FlowtrackApp:
         tracker.start()
         stops.start()
         jobs.start()
+        webhooks = Webhooks.build(engine, settings.webhooks, metrics.registry)
+        webhooks.start()
+        tracking.start(writer, genesys)
         exits = contextlib.AsyncExitStack()
         runs = await exits.enter_async_context(
             action_runs(settings.actions, engine, genesys, metrics.registry)
@@ -162,6 +169,8 @@ def create_app(settings: Settings) -> FlowtrackApp:
             metrics=metrics,
             readiness=readiness,
             genesys_check=genesys_check,
+            webhooks=webhooks,
+            tracking=tracking,
             action_runs=runs,
         )
         # Never fatal, and Genesys may be slow to answer: in the background.
@@ -182,6 +191,8 @@ def create_app(settings: Settings) -> FlowtrackApp:
             await asyncio.gather(*background, return_exceptions=True)
             # Let in-flight sweeps and retention finish, then stop scheduling.
             await jobs.stop()
+            await webhooks.stop()
+            await tracking.stop()
             await stops.stop()
             await launches.close()
             await exits.aclose()
@@ -193,5 +204,5 @@ def create_app(settings: Settings) -> FlowtrackApp:
             metrics.callbacks.flush()
             log.info("flowtrack stopped", extra={"action": "app.stopped"})
 
-    routes = [*ROUTES, metrics_route(settings.metrics_public)]
+    routes = [*ROUTES, metrics_route(settings.metrics_public), *console_routes(settings)]
     return FlowtrackApp(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)

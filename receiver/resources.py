@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from receiver.actions.service import ActionRuns
+from receiver.bridge.tracking import Tracking
 from receiver.ingest.credentials import CallbackCredentials
 from receiver.launches.flow_names import FlowNames
 from receiver.launches.service import LaunchService
@@ -18,6 +19,7 @@ from receiver.telemetry.genesys_check import GenesysCheck
 from receiver.telemetry.metrics import Metrics
 from receiver.telemetry.readiness import Readiness
 from receiver.web.access import ApiKeys
+from receiver.webhooks.service import Webhooks
 from storage.audit import AuditStore
 from storage.flows import FlowStore
 from storage.history import HistoryStore
@@ -52,6 +54,8 @@ class Services:
     metrics: Metrics
     readiness: Readiness
     genesys_check: GenesysCheck
+    webhooks: Webhooks
+    tracking: Tracking
     action_runs: ActionRuns
 
 

@@ -10,7 +10,10 @@ from starlette.routing import Route
 from receiver.api import action_runs, actions, audit, dead_letters, flows, terminations
 from receiver.api import events as api
 from receiver.api import launches as launches_api
+from receiver.api import tracking as tracking_api
 from receiver.api import transitions as history
+from receiver.api import webhook_deliveries as deliveries
+from receiver.api import webhooks as webhooks_api
 from receiver.ingest import endpoint as callbacks
 from receiver.web import docs, health, index, metrics
 from receiver.web.access import route
@@ -41,6 +44,26 @@ ROUTES = [
     route("/api/v1/flows/{flow_id:id}/stats", flows.get_flow_stats, "GET"),
     route("/api/v1/launches/{launch_id:id}/terminate", terminations.terminate_launch, "POST"),
     route("/api/v1/audit", audit.get_audit, "GET"),
+    route("/api/v1/webhook-endpoints", webhooks_api.post_endpoint, "POST"),
+    route("/api/v1/webhook-endpoints", webhooks_api.get_endpoints, "GET"),
+    route("/api/v1/webhook-endpoints/{endpoint_id:id}", webhooks_api.get_endpoint, "GET"),
+    route("/api/v1/webhook-endpoints/{endpoint_id:id}", webhooks_api.patch_endpoint, "PATCH"),
+    route("/api/v1/webhook-endpoints/{endpoint_id:id}", webhooks_api.delete_endpoint, "DELETE"),
+    route(
+        "/api/v1/webhook-endpoints/{endpoint_id:id}/rotate-secret",
+        webhooks_api.rotate_secret,
+        "POST",
+    ),
+    route("/api/v1/webhook-endpoints/{endpoint_id:id}/test", webhooks_api.test_endpoint, "POST"),
+    route(
+        "/api/v1/webhook-endpoints/{endpoint_id:id}/deliveries", deliveries.get_deliveries, "GET"
+    ),
+    route(
+        "/api/v1/webhook-endpoints/{endpoint_id:id}/recover", deliveries.recover_endpoint, "POST"
+    ),
+    route("/api/v1/webhook-messages/{message_id:id}/resend", deliveries.resend_message, "POST"),
+    route("/api/v1/webhook-event-types", deliveries.get_event_types, "GET"),
+    route("/api/v1/tracking", tracking_api.get_tracking, "GET"),
     route("/api/v1/actions", actions.get_actions, "GET"),
     route("/api/v1/actions/{action_id:id}", actions.get_action, "GET"),
     route("/api/v1/actions/{action_id:id}/runs", actions.post_run, "POST"),

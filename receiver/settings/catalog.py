@@ -24,8 +24,14 @@ from receiver.settings import values
 from receiver.settings.actions import SETTINGS as ACTIONS_SETTINGS
 from receiver.settings.actions import ActionsConfig, actions_config
 from receiver.settings.declaration import DECLARATION, Setting, setting, setting_group
+from receiver.settings.console import SETTINGS as CONSOLE_SETTINGS
+from receiver.settings.console import ConsoleConfig, console_config
 from receiver.settings.genesys import DEFAULT_REGION, genesys_config, region
+from receiver.settings.tracking import SETTINGS as TRACKING_SETTINGS
+from receiver.settings.tracking import TrackingConfig, tracking_config
 from receiver.settings.values import ApiKey, WebhookSecret
+from receiver.settings.webhooks import SETTINGS as WEBHOOKS_SETTINGS
+from receiver.settings.webhooks import WebhooksConfig, webhooks_config
 from storage.engine import DEFAULT_DATABASE_URL
 
 
@@ -278,6 +284,9 @@ class Settings:
         "`1`: `flowtrack serve` registers flowtrack with Genesys as it starts (in the "
         "background; failures are logged, never fatal).",
     )
+    console: ConsoleConfig = setting_group(console_config, *CONSOLE_SETTINGS)
+    tracking: TrackingConfig = setting_group(tracking_config, *TRACKING_SETTINGS)
+    webhooks: WebhooksConfig = setting_group(webhooks_config, *WEBHOOKS_SETTINGS)
     log_level: str = setting(
         "LOG_LEVEL",
         values.choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True),

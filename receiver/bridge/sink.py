@@ -1,0 +1,113 @@
+"""Where the bridge's messages go: through the writer, like a callback.
+
+A message counts once it is committed (durable before it counts); the same fact
+arriving again — from the socket twice during a rollover, from EventBridge, a data
+action or the history — is a duplicate by its dedupe key. Writes are not awaited one
+by one: up to ``max_in_flight`` are pending at once, so the writer's group commit
+stores a burst together, and a full window holds the socket's reader back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from receiver.ingest.notifications import read_notification
+from storage.errors import StorageError
+from storage.records import DeadLetterRecord, EventRecord, WriteResult
+from storage.vocabulary import NOTIFICATION
+from storage.writer import EventWriter
+
+log = logging.getLogger("flowtrack.bridge")
+
+_RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+class SinkCounts:
+    """What the sink has done since start (read by metrics and the status)."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.stored_events = 0
+        self.duplicate_events = 0
+        self.dead_letters = 0
+        self.write_retries = 0
+
+
+class MessageSink:
+    """Turns notification messages into events and stores them through the writer."""
+
+    def __init__(self, writer: EventWriter, *, max_in_flight: int = 512) -> None:
+        self._writer = writer
+        self._window = asyncio.Semaphore(max_in_flight)
+        self._pending: set[asyncio.Task[None]] = set()
+        self.counts = SinkCounts()
+
+    async def feed(self, message: dict[str, Any], received_at: datetime) -> None:
+        """Store one flow message (not a system frame); returns once it is queued."""
+        errors: list[dict[str, str]] = []
+        events = read_notification(
+            message, path="", source=NOTIFICATION, received_at=received_at, errors=errors
+        )
+        letters: tuple[DeadLetterRecord, ...] = ()
+        if errors:
+            events = []
+            letters = (_dead_letter(message, errors, received_at),)
+        await self._window.acquire()
+        task = asyncio.create_task(self._store(events, letters))
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    async def drain(self) -> None:
+        """Wait until every message fed so far is committed (or given up)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        self._window.release()
+
+    async def _store(
+        self, events: list[EventRecord], letters: tuple[DeadLetterRecord, ...]
+    ) -> None:
+        for attempt, pause in enumerate((*_RETRY_SECONDS, None)):
+            try:
+                result = await self._writer.write(events, letters)
+            except StorageError as exc:
+                if pause is None:
+                    log.error(
+                        f"a notification was not stored after {attempt + 1} tries: {exc}",
+                        extra={"action": "bridge.store_failed"},
+                    )
+                    return
+                self.counts.write_retries += 1
+                await asyncio.sleep(pause)
+                continue
+            self._count(result, len(letters))
+            return
+
+    def _count(self, result: WriteResult, letters: int) -> None:
+        counts = self.counts
+        counts.messages += 1
+        counts.stored_events += result.accepted
+        counts.duplicate_events += result.duplicates
+        counts.dead_letters += letters
+
+
+def _dead_letter(
+    message: dict[str, Any], errors: list[dict[str, str]], received_at: datetime
+) -> DeadLetterRecord:
+    first = errors[0]
+    reason = f"notification bridge: {first['field']}: {first['problem']}"
+    log.warning(reason, extra={"action": "bridge.unreadable"})
+    return DeadLetterRecord(
+        received_at.astimezone(UTC),
+        reason,
+        orjson.dumps(errors).decode(),
+        None,
+        orjson.dumps(message).decode(),
+    )

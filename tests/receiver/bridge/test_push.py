@@ -1,0 +1,77 @@
+"""Push alone: a flow with no data action steps, followed over the sandbox's WebSocket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import FLOW_FAILS, FLOW_OK, READ_KEY
+from tests.receiver.bridge.conftest import eventually, flowtrack, listening, tracking
+
+READ = {"Authorization": f"Bearer {READ_KEY}"}
+
+
+async def transitions(api: httpx.AsyncClient, launch_id: str) -> dict[str, Any]:
+    response = await api.get(f"/api/v1/launches/{launch_id}/transitions", headers=READ)
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    return page
+
+
+def visits(page: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(s["nodeId"], s["outcome"]) for s in page["items"] if s["type"] == "node"]
+
+
+def ended(page: dict[str, Any]) -> bool:
+    return any(
+        step["type"] == "complete" and step["source"] != "flowtrack" for step in page["items"]
+    )
+
+
+async def launch(api: httpx.AsyncClient, flow_id: str) -> str:
+    response = await api.post("/api/v1/launches", json={"flowId": flow_id})
+    assert response.status_code == 201, response.text
+    launch_id: str = response.json()["id"]
+    return launch_id
+
+
+async def test_a_flow_without_data_actions_gets_its_whole_history_from_push_alone(
+    database_url: str, sandbox: Any
+) -> None:
+    flows = f"{FLOW_OK},{FLOW_FAILS}"
+    async with flowtrack(database_url, sandbox, FLOWTRACK_NOTIFICATION_FLOWS=flows) as (_, api):
+        await eventually(lambda: tracking(api), lambda state: listening(state, topics=2))
+        ok, fails = await launch(api, FLOW_OK), await launch(api, FLOW_FAILS)
+
+        page = await eventually(lambda: transitions(api, ok), ended)
+        assert page["nodeSource"] == "platform"
+        assert visits(page) == [("prepare", "exited"), ("lookup", "exited"), ("notify", "exited")]
+        nodes = [s for s in page["items"] if s["type"] == "node"]
+        assert all(s["source"] == "notification" and s["durationMs"] >= 0 for s in nodes)
+        launched = (await api.get(f"/api/v1/launches/{ok}", headers=READ)).json()
+        assert launched["state"] == "completed"
+
+        page = await eventually(lambda: transitions(api, fails), ended)
+        assert visits(page) == [("fetch", "exited"), ("push", "errored")]
+        [errored] = [s for s in page["items"] if s["outcome"] == "errored"]
+        assert errored["errorCode"] == "DATA_ACTION_FAILED"
+        launched = (await api.get(f"/api/v1/launches/{fails}", headers=READ)).json()
+        assert launched["state"] == "failed"
+
+        state = await tracking(api)
+        assert state["notifications"]["holder"]
+        assert state["notifications"]["counts"]["storedEvents"] > 0
+        assert state["gaps"] == []
+
+
+async def test_a_flow_launched_for_the_first_time_is_subscribed_to_at_once(
+    database_url: str, sandbox: Any
+) -> None:
+    async with flowtrack(database_url, sandbox) as (_, api):
+        first = await launch(api, FLOW_OK)
+        await eventually(lambda: tracking(api), listening)
+        second = await launch(api, FLOW_OK)
+        page = await eventually(lambda: transitions(api, second), ended)
+        assert visits(page) == [("prepare", "exited"), ("lookup", "exited"), ("notify", "exited")]
+        assert (await transitions(api, first))["items"]  # its start, at least
