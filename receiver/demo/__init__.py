@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from receiver.app import create_app
+from receiver.demo import console
 from receiver.registration.register import register_from_settings
 from receiver.serving.server import running_server
 from receiver.settings import Settings
@@ -164,6 +165,7 @@ async def _demo_on(args: argparse.Namespace, path: Path) -> int:
             "FLOWTRACK_DATABASE_URL": url,
             "FLOWTRACK_CALLBACK_TOKENS": token,
             "FLOWTRACK_API_KEYS": api_key,
+            "FLOWTRACK_UI_SECRET": secrets.token_urlsafe(32),
             "FLOWTRACK_GENESYS_CLIENT_ID": "sandbox",
             "FLOWTRACK_GENESYS_CLIENT_SECRET": "sandbox",
             "FLOWTRACK_GENESYS_API_URL": sandbox_url,
@@ -197,6 +199,7 @@ async def _demo_on(args: argparse.Namespace, path: Path) -> int:
         finished = await _follow(api, launches, out, stop)
         if finished:
             await _show_results(api, launches, out)
+        console.announce(out.say, server.base_url, api_key, settings)
         if not args.exit_when_done:
             _explore(out, server.base_url, api_key, launches[0]["id"])
             await stop.wait()

@@ -1,7 +1,8 @@
 """``GET /``: what this server is and where to go next.
 
 A newcomer's first request: it names the service and its version and links the
-documentation, the OpenAPI document, the probes and the API's lists.
+documentation, the OpenAPI document, the probes and the API's lists. A browser (one
+that asks for HTML) is sent to the web console instead, when it is on.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 from pydantic import Field
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from receiver.web.models import WireModel, render
-from receiver.web.operations import Reply, operation
+from receiver.web.operations import Header, Reply, operation
 from receiver.web.responses import JSONResponse
 
 
@@ -46,6 +47,9 @@ def installed_version() -> str:
         return "unknown"
 
 
+#: Where a browser asking for ``/`` goes.
+CONSOLE = "/ui/"
+
 _INDEX = Index(
     service="flowtrack",
     version=installed_version(),
@@ -67,8 +71,23 @@ _INDEX = Index(
     "What this server is, and links to its documentation",
     tag="meta",
     access="public",
-    replies={200: Reply("The service, its version and links.", Index)},
+    replies={
+        200: Reply("The service, its version and links.", Index),
+        303: Reply(
+            "A browser (`Accept: text/html`) is sent to the web console, `/ui/`, unless "
+            "`FLOWTRACK_UI=0`.",
+            headers={"Location": Header("`/ui/`.", required=True)},
+        ),
+    },
 )
 async def get_index(request: Request) -> Response:
-    """``GET /``: the service's name, version and links (``/docs``, ``/openapi.json``)."""
+    """``GET /``: the service's name, version and links (``/docs``, ``/openapi.json``);
+    a browser goes to the console."""
+    if "text/html" in request.headers.get("accept", "") and _console_on(request):
+        return RedirectResponse(CONSOLE, status_code=303)
     return JSONResponse(render(_INDEX))
+
+
+def _console_on(request: Request) -> bool:
+    on: bool = request.app.state.services.settings.console.enabled
+    return on
