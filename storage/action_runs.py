@@ -88,7 +88,7 @@ class Ending:
             "correlation_id": self.correlation_id,
             "latency_ms": self.latency_ms,
             "cached_from": self.cached_from,
-            "claimed_by": None,
+            # claimed_by stays: which worker executed the run.
             "lease_until": None,
         }
         if self.attempts is not None:

@@ -327,3 +327,59 @@ async def launch_api(
         base_url=launcher[0].base_url, headers={"Authorization": f"Bearer {WRITE_KEY}"}, timeout=20
     ) as http:
         yield http
+
+
+# -- data action runs (#13): the sandbox's sample actions --------------------------------
+
+LOOKUP_ACCOUNT = "custom_-_5a9b7c3d-0000-4000-8000-0000000a0001"
+SLOW_REPORT = "custom_-_5a9b7c3d-0000-4000-8000-0000000a0002"
+FLAKY_LOOKUP = "custom_-_5a9b7c3d-0000-4000-8000-0000000a0003"
+
+
+def action_settings(database_url: str, sandbox_url: str, **overrides: str) -> Settings:
+    """flowtrack pointed at a sandbox, with Genesys retries quick enough for tests."""
+    import dataclasses
+
+    settings = settings_for(database_url, **genesys_overrides(sandbox_url), **overrides)
+    assert settings.genesys is not None
+    quick = dataclasses.replace(
+        settings.genesys, backoff_base_seconds=0.02, backoff_max_seconds=0.1
+    )
+    return dataclasses.replace(settings, genesys=quick)
+
+
+@pytest.fixture
+async def action_sandbox() -> AsyncIterator[Any]:
+    """The sandbox with its sample data actions and their stub service."""
+    from sandbox.config import SandboxConfig
+    from sandbox.server import running_sandbox
+
+    async with running_sandbox(SandboxConfig(seed=7, sample_actions=True)) as running:
+        yield running
+
+
+@pytest.fixture
+async def action_server(database_url: str, action_sandbox: Any) -> AsyncIterator[RunningServer]:
+    """flowtrack executing data actions through the sandbox."""
+    app = create_app(action_settings(database_url, action_sandbox.base_url))
+    async with running_server(app) as running:
+        yield running
+
+
+@pytest.fixture
+async def action_api(action_server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A write-key client for the flowtrack that executes data actions."""
+    async with httpx.AsyncClient(
+        base_url=action_server.base_url,
+        headers={"Authorization": f"Bearer {WRITE_KEY}"},
+        timeout=30,
+    ) as http:
+        yield http
+
+
+async def sandbox_executions(sandbox: Any, action_id: str) -> dict[str, Any]:
+    """What the sandbox did for one action: ``executed``, ``tested``, ``outcomes``."""
+    async with httpx.AsyncClient(base_url=sandbox.base_url) as control:
+        found = await control.get("/sandbox/actions/executions", params={"actionId": action_id})
+    counts: dict[str, Any] = found.json()["actions"][action_id]
+    return counts
