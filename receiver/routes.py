@@ -54,7 +54,7 @@ ROUTES = [
         webhooks_api.rotate_secret,
         "POST",
     ),
-    route("/api/v1/webhook-endpoints/{endpoint_id:id}/test", webhooks_api.test_endpoint, "POST"),
+    route("/api/v1/webhook-endpoints/{endpoint_id:id}/test", deliveries.test_endpoint, "POST"),
     route(
         "/api/v1/webhook-endpoints/{endpoint_id:id}/deliveries", deliveries.get_deliveries, "GET"
     ),

@@ -1,0 +1,199 @@
+"""The delivery worker: claims due messages from the database and sends them.
+
+Claims are leases in the database (storage.deliveries), so any number of replicas can
+run a worker and no attempt is made twice; a replica that dies mid-attempt leaves a
+lease that expires, and its message is attempted again (at-least-once: receivers
+deduplicate on ``webhook-id``). Concurrency is capped per process and per endpoint: a
+slow receiver holds at most its own share, never the others'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from receiver.jobs.task import BackgroundTask
+from receiver.settings.webhooks import WebhooksConfig
+from receiver.webhooks import events, signing
+from receiver.webhooks.metrics import WebhookMetrics
+from receiver.webhooks.sender import Answer, Sender
+from storage.deliveries import RETRY, Attempt, DeliveryStore
+from storage.errors import StorageError
+from storage.outbox import DELIVERED, UNDELIVERABLE
+
+log = logging.getLogger("flowtrack.webhooks")
+
+#: The longest wait a receiver's ``Retry-After`` can ask for.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
+GONE = "the receiver answered 410 Gone"
+
+
+class DeliveryWorker(BackgroundTask):
+    """Sends due webhook messages until stopped; :meth:`nudge` wakes it early."""
+
+    task_name = "flowtrack-webhooks"
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        sender: Sender,
+        config: WebhooksConfig,
+        metrics: WebhookMetrics,
+        *,
+        owner: str | None = None,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._config = config
+        self._metrics = metrics
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+        # Long enough that a lease never expires under an attempt still in flight.
+        self._lease = config.timeout_seconds * 3 + 30
+        self._wake = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._per_endpoint: Counter[str] = Counter()
+
+    def nudge(self) -> None:
+        """Look for due messages now (a message was just written or resent)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop claiming; let attempts in flight finish (up to the timeout), then close."""
+        await super().stop()
+        if self._inflight:
+            await asyncio.wait(self._inflight, timeout=self._config.timeout_seconds + 5)
+        for task in self._inflight:
+            task.cancel()
+        await asyncio.gather(*self._inflight, return_exceptions=True)
+        await self._sender.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                claimed = await self._claim()
+            except StorageError as exc:
+                log.warning(f"claiming failed: {exc}", extra={"action": "webhook.claim_failed"})
+                claimed = 0
+            if claimed:
+                continue  # there may be more due
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._config.poll_seconds)
+            self._wake.clear()
+
+    async def _claim(self) -> int:
+        room = self._config.concurrency - len(self._inflight)
+        if room <= 0:
+            return 0
+        most = self._config.endpoint_concurrency
+        busy = [endpoint for endpoint, count in self._per_endpoint.items() if count >= most]
+        now = datetime.now(UTC)
+        rows = await self._store.claim_due(
+            now=now, owner=self.owner, lease_seconds=self._lease, limit=room, busy=busy
+        )
+        spare = []
+        for row in rows:
+            endpoint = row["endpoint_id"]
+            if self._per_endpoint[endpoint] >= most:
+                spare.append(row["id"])
+                continue
+            self._per_endpoint[endpoint] += 1
+            task = asyncio.create_task(self._deliver(row))
+            self._inflight.add(task)
+            task.add_done_callback(lambda done, endpoint=endpoint: self._finished(done, endpoint))
+        if spare:
+            await self._store.release(spare, self.owner)
+        return len(rows) - len(spare)
+
+    def _finished(self, task: asyncio.Task[None], endpoint: str) -> None:
+        self._inflight.discard(task)
+        self._per_endpoint[endpoint] -= 1
+        if self._per_endpoint[endpoint] <= 0:
+            del self._per_endpoint[endpoint]
+        self._wake.set()  # room for another
+
+    async def _deliver(self, row: Mapping[str, Any]) -> None:
+        now = datetime.now(UTC)
+        secrets = [row["secret"]]
+        until = row["previous_secret_until"]
+        if row["previous_secret"] and until is not None and until > now:
+            secrets.append(row["previous_secret"])
+        try:
+            body = events.body(row["event_type"], row["created_at"], row["data"])
+        except Exception as exc:  # a message that cannot be rendered never will be
+            log.exception("message not rendered", extra={"action": "webhook.render_failed"})
+            error = f"cannot render the message: {exc.__class__.__name__}"
+            answer = Answer(None, 0.0, error, hopeless=True)
+        else:
+            headers = signing.headers(secrets, row["id"], int(now.timestamp()), body)
+            answer = await self._sender.post(row["url"], body, headers)
+        attempt = self._outcome(row, answer, now)
+        try:
+            disabled = await self._store.finish_attempt(attempt)
+        except StorageError as exc:
+            # The lease expires and the message is attempted again: at-least-once.
+            log.warning(
+                f"attempt not recorded: {exc}",
+                extra={"action": "webhook.record_failed", "message_id": row["id"]},
+            )
+            return
+        self._metrics.attempt(attempt.result, answer.seconds)
+        self._log(row, attempt, answer)
+        if disabled is not None:
+            log.warning(
+                f"endpoint disabled: {disabled}",
+                extra={"action": "webhook.endpoint_disabled", "endpoint_id": row["endpoint_id"]},
+            )
+
+    def _outcome(self, row: Mapping[str, Any], answer: Answer, now: datetime) -> Attempt:
+        schedule = self._config.schedule
+        made = row["attempts"] + 1
+        disable = None
+        next_at = None
+        if answer.delivered:
+            result = DELIVERED
+        elif answer.status == 410:
+            result, disable = UNDELIVERABLE, GONE
+        elif made >= len(schedule) or answer.hopeless:
+            result = UNDELIVERABLE
+        else:
+            result = RETRY
+            delay = schedule[made]
+            if answer.retry_after is not None:
+                delay = max(delay, min(answer.retry_after, MAX_RETRY_AFTER_SECONDS))
+            next_at = now + timedelta(seconds=delay)
+        return Attempt(
+            message_id=row["id"],
+            endpoint_id=row["endpoint_id"],
+            owner=self.owner,
+            at=now,
+            result=result,
+            status_code=answer.status,
+            latency_ms=round(answer.seconds * 1000),
+            error=answer.error,
+            response_body=answer.body,
+            next_attempt_at=next_at,
+            disable=disable,
+            disable_after=timedelta(seconds=self._config.disable_after_seconds),
+        )
+
+    @staticmethod
+    def _log(row: Mapping[str, Any], attempt: Attempt, answer: Answer) -> None:
+        extra = {
+            "action": f"webhook.{attempt.result}",
+            "message_id": row["id"],
+            "endpoint_id": row["endpoint_id"],
+            "event_type": row["event_type"],
+            "status": answer.status,
+            "ms": attempt.latency_ms,
+        }
+        if attempt.result == DELIVERED:
+            log.info("webhook delivered", extra=extra)
+        else:
+            log.warning(f"webhook not delivered: {answer.error}", extra=extra)
