@@ -87,6 +87,7 @@ def safe_next(value: str | None) -> str:
         and (value == PREFIX or value.startswith(PREFIX + "/"))
         and "//" not in value
         and "\\" not in value
+        and ".." not in value
     ):
         return value
     return PREFIX + "/"
