@@ -26,9 +26,10 @@ history describe the same node visit with their own clocks; taking both would do
 every visit. So each history takes node events (enters, exits, errors naming a node)
 from one family: ``data_action`` when the history has any node enter or exit from a data
 action — the flow reports its own steps live, with its author's names — and otherwise
-``platform`` (``notification`` and ``eventbridge``, which carry the same facts and are
-stored once). Steps without a node — start, flow-level errors, completion, flowtrack's
-own timeout and termination records — are kept from every source, each with its source.
+``platform`` (``notification``, ``eventbridge`` and ``history``, which carry the same
+facts under the same dedupe keys and are stored once: whichever arrived first is kept).
+Steps without a node — start, flow-level errors, completion, flowtrack's own timeout
+and termination records — are kept from every source, each with its source.
 """
 
 from __future__ import annotations

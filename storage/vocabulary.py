@@ -7,11 +7,13 @@ Events (``events.kind``, ``events.source``)
     :data:`KINDS`: ``start``, ``node_enter``, ``node_exit``, ``error``, ``complete``.
     :data:`SOURCES`: ``data_action`` (the flow's own callbacks), ``notification`` and
     ``eventbridge`` (the platform's), ``flowtrack`` (flowtrack's own records: timeouts,
-    disconnects), ``status_poll`` (what the sweep read of an execution's status).
+    disconnects), ``status_poll`` (what the sweep read of an execution's status),
+    ``history`` (the execution history flowtrack downloaded).
 
 Source families (storage.visits)
-    :data:`FAMILIES`: ``data_action``, ``platform`` (notification and eventbridge): the
-    one family per history whose node events are used.
+    :data:`FAMILIES`: ``data_action``, ``platform`` (notification, eventbridge and
+    history, which report the same visits under the same dedupe keys): the one family
+    per history whose node events are used.
 
 Launches (``launches.state``)
     :data:`STATES`, of which :data:`TERMINAL_STATES` are ends and
@@ -45,11 +47,14 @@ EVENTBRIDGE: Final = "eventbridge"
 #: flowtrack's own records (timeouts, disconnects): never errors of the flow itself.
 FLOWTRACK: Final = "flowtrack"
 STATUS_POLL: Final = "status_poll"
-SOURCES: Final = (DATA_ACTION, NOTIFICATION, EVENTBRIDGE, FLOWTRACK, STATUS_POLL)
+#: The flow execution history flowtrack downloaded (receiver.history_pull).
+HISTORY: Final = "history"
+SOURCES: Final = (DATA_ACTION, NOTIFICATION, EVENTBRIDGE, FLOWTRACK, STATUS_POLL, HISTORY)
 
 # -- source families (storage.visits) ---------------------------------------------------
 
-#: The platform's sources (notification, eventbridge) as one family; data_action is the other.
+#: The platform's sources (notification, eventbridge, history) as one family; data_action is
+#: the other.
 PLATFORM: Final = "platform"
 FAMILIES: Final = (DATA_ACTION, PLATFORM)
 
