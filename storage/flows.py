@@ -1,21 +1,21 @@
 """The flows flowtrack has seen, in events or launches, with what it holds of each.
 
 :class:`FlowStore` is their async face: the list, whether a flow is known, and a flow's
-statistics (storage.flowstats), its passes run side by side.
+statistics (storage.flowstats). The list and the statistics are read from the rollups
+(storage.rollups), so they cost the same however many events there are.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, exists, func, select
+from sqlalchemy import Engine, exists, func, select
 
 from storage.engine import read_connection
-from storage.flowruns import RUN_SHARDS, count_runs, merge_runs
-from storage.flowstats import FlowStats, assemble, count_launches, sample_durations
+from storage.flowstats import FlowStats, flow_stats
+from storage.rollup_merge import TOTAL, flows_table, launches_table, nodes_table
+from storage.rollups import catch_up
 from storage.store import Store
 from storage.tables import Event, Launch
 
@@ -36,36 +36,48 @@ class FlowSummary:
 
 
 def list_flows(engine: Engine, *, after: str | None = None, limit: int = 100) -> list[FlowSummary]:
-    """Flows in flow id order, after the cursor's flow id."""
+    """Flows in flow id order, after the cursor's flow id, from the rollups: one page of
+    ``rollup_flows`` and the all-time rows of its flows."""
     with read_connection(engine) as connection:
-        seen = sorted(
-            set(_flow_ids(connection, events, after, limit))
-            | set(_flow_ids(connection, launches, after, limit))
-        )[:limit]
-        if not seen:
+        page = select(flows_table).order_by(flows_table.c.flow_id).limit(limit)
+        if after is not None:
+            page = page.where(flows_table.c.flow_id > after)
+        found = {
+            row.flow_id: FlowSummary(
+                row.flow_id, last_event_at=row.last_event_at, last_launch_at=row.last_launch_at
+            )
+            for row in connection.execute(page)
+        }
+        if not found:
             return []
-        found = {flow_id: FlowSummary(flow_id) for flow_id in seen}
+        seen = sorted(found)
         counted = connection.execute(
-            select(events.c.flow_id, func.count(), func.max(events.c.occurred_at))
-            .where(events.c.flow_id.in_(seen))
-            .group_by(events.c.flow_id)
+            select(nodes_table.c.flow_id, nodes_table.c.events).where(
+                nodes_table.c.flow_id.in_(seen),
+                nodes_table.c.grain == TOTAL,
+                nodes_table.c.bucket == 0,
+                nodes_table.c.node_id == "",
+            )
         )
-        for flow_id, count, last in counted:
-            found[flow_id].events = count
-            found[flow_id].last_event_at = last
+        for flow_id, count in counted:
+            found[flow_id].events = int(count)
         by_state = connection.execute(
             select(
-                launches.c.flow_id, launches.c.state, func.count(), func.max(launches.c.created_at)
+                launches_table.c.flow_id,
+                launches_table.c.state,
+                func.sum(launches_table.c.launches),
             )
-            .where(launches.c.flow_id.in_(seen))
-            .group_by(launches.c.flow_id, launches.c.state)
+            .where(
+                launches_table.c.flow_id.in_(seen),
+                launches_table.c.grain == TOTAL,
+                launches_table.c.bucket == 0,
+            )
+            .group_by(launches_table.c.flow_id, launches_table.c.state)
         )
-        for flow_id, state, count, last in by_state:
-            summary = found[flow_id]
-            summary.launches += count
-            summary.launches_by_state[state] = count
-            if summary.last_launch_at is None or last > summary.last_launch_at:
-                summary.last_launch_at = last
+        for flow_id, state, count in by_state:
+            if count:
+                found[flow_id].launches += int(count)
+                found[flow_id].launches_by_state[state] = int(count)
     return [found[flow_id] for flow_id in seen]
 
 
@@ -79,25 +91,18 @@ def flow_known(engine: Engine, flow_id: str) -> bool:
         return bool(connection.execute(statement).scalar())
 
 
-def _flow_ids(connection: Connection, table: Table, after: str | None, limit: int) -> list[str]:
-    # A loose index scan: each step seeks the next flow id in the flow index instead of
-    # reading every row of every flow in between.
-    column = table.c.flow_id
-
-    def next_after(previous: Any) -> Any:
-        found = select(column).where(column.is_not(None)).order_by(column).limit(1)
-        if previous is not None:
-            found = found.where(column > previous)
-        return found.scalar_subquery()
-
-    walk: Any = select(next_after(after).label("flow_id")).cte("flow_ids", recursive=True)
-    walk = walk.union_all(select(next_after(walk.c.flow_id)).where(walk.c.flow_id.is_not(None)))
-    statement = select(walk.c.flow_id).where(walk.c.flow_id.is_not(None)).limit(limit)
-    return [row[0] for row in connection.execute(statement)]
-
-
 class FlowStore(Store):
-    """The flows, for async callers (queries in worker threads)."""
+    """The flows, for async callers (queries in worker threads).
+
+    Reads come from the rollups. When they are only a little behind the events (at
+    most ``catch_up_events``, as when the service is quiet), a read advances them first
+    itself, so it reflects every event committed before it; under a heavy ingest it
+    answers at once from the rollups as they stand (the job keeps them seconds behind).
+    """
+
+    def __init__(self, engine: Engine, *, catch_up_events: int = 2000) -> None:
+        super().__init__(engine)
+        self.catch_up_events = catch_up_events
 
     async def known(self, flow_id: str) -> bool:
         """True when some event or launch names the flow."""
@@ -106,21 +111,13 @@ class FlowStore(Store):
     async def stats(
         self, flow_id: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> FlowStats:
-        """Statistics of ``flow_id`` over [since, until) (storage.flowstats).
-
-        The passes are independent (the first in shards), each in its own thread and
-        connection: the database works on them side by side.
-        """
-        shards, durations, launched = await asyncio.gather(
-            asyncio.gather(
-                *(self._run(count_runs, flow_id, since, until, shard) for shard in RUN_SHARDS)
-            ),
-            self._run(sample_durations, flow_id, since, until),
-            self._run(count_launches, flow_id, since, until),
-        )
-        return assemble(flow_id, merge_runs(shards), durations, launched)
+        """Statistics of ``flow_id`` over [since, until), rounded to the hour
+        (storage.flowstats)."""
+        await self._run(catch_up, most=self.catch_up_events)
+        return await self._run(flow_stats, flow_id, since=since, until=until)
 
     # Last: in the class body after it, ``list`` names this method.
     async def list(self, *, after: str | None = None, limit: int = 100) -> list[FlowSummary]:
         """Flows in flow id order, after the cursor's flow id."""
+        await self._run(catch_up, most=self.catch_up_events)
         return await self._run(list_flows, after=after, limit=limit)

@@ -1,62 +1,146 @@
-"""Statistics of one flow over a time range, computed where the data is.
+"""Statistics of one flow over a time window, read from the rollups (storage.rollups).
 
-Three independent passes (the API runs them concurrently, the first in two shards),
-none of which loads the flow's events into Python:
+The cost is the window's rollup rows — nodes times buckets — never its events. A window is
+whole hours: ``since`` is rounded down and ``until`` up to the hour
+(:class:`Window`), and read as the days inside it plus the hours at its two ends (the
+``d`` and ``h`` rows); no window at all is the one ``t`` (all time) row per node.
 
-1. **Runs** (storage.flowruns): entries, exits, errors, visits still open and paths,
-   exact, from one scan of a covering index.
-2. **Durations, from a bounded sample** (:func:`sample_durations`). Durations need each
-   event's time, so they come from the first ``SAMPLE_EVENTS`` events of the same index:
-   whole runs, in the order of their (random) launch, conversation or execution ids — a
-   uniform sample of runs, walked with the rules of storage.visits. A small flow is
-   measured completely. p50 and p95 interpolate between the closest ranks, like
-   PostgreSQL's ``percentile_cont``.
-3. **Launches** (:func:`count_launches`) by state from the launches table (``createdAt``
-   in the range), and the nodes timed-out launches were at when they timed out.
+What is counted where is storage.rollup_runs': a run, its path and its events in their
+own hours, a node's entries, exits and errors in the hour of each event, durations in
+the hour of the visit's exit. Durations come from log-spaced bins: p50, p95 and max are
+each within :data:`~storage.rollup_runs.RELATIVE_ERROR` (4.4 %) of the value of the
+visit at that rank. Launches count by state in the hour they were created; timed-out
+ones also by the node they were stuck at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Float, Integer, cast, func, select
+from sqlalchemy import Connection, Engine, Table, and_, func, or_, select
 
 from storage.engine import read_connection
-from storage.flowruns import NodeStats, RunCounts, RunEvent, count_runs, in_flow, node_stats
-from storage.tables import Event, Launch
-from storage.visits import Walk, choose_family
-from storage.vocabulary import ERRORED, EXITED, STATES, TIMED_OUT
+from storage.rollup_merge import (
+    DAILY,
+    HOURLY,
+    TOTAL,
+    durations_table,
+    edges_table,
+    flow_nodes_table,
+    launches_table,
+    nodes_table,
+    paths_table,
+)
+from storage.rollup_runs import DAY, HOUR, NODE_FIELDS, bin_value
+from storage.rollups import read_state
+from storage.tables import Event
+from storage.vocabulary import STATES, TIMED_OUT
 
 events = Event.__table__  # type: ignore[attr-defined]
-launches = Launch.__table__  # type: ignore[attr-defined]
 
-SAMPLE_EVENTS = 20_000
 TOP_PATHS = 10
 
 
+@dataclass(frozen=True)
+class Window:
+    """A window in whole hours, as epoch seconds; None: open at that end."""
+
+    since: int | None
+    until: int | None
+
+    @classmethod
+    def of(cls, since: datetime | None, until: datetime | None) -> Window:
+        """``since`` rounded down, ``until`` up, to the hour."""
+        low = None if since is None else int(since.timestamp()) // HOUR * HOUR
+        high = None if until is None else -(-int(_ceil(until.timestamp())) // HOUR) * HOUR
+        return cls(low, high)
+
+    def at(self, seconds: int | None) -> datetime | None:
+        """An end as a datetime."""
+        return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+    def rows(self, table: Table) -> Any:
+        """The condition that picks the window's rows of a rollup table."""
+        grain, bucket = table.c.grain, table.c.bucket
+        if self.since is None and self.until is None:
+            return and_(grain == TOTAL, bucket == 0)
+        first_day = None if self.since is None else -(-self.since // DAY) * DAY
+        last_day = None if self.until is None else self.until // DAY * DAY
+        if first_day is not None and last_day is not None and first_day >= last_day:
+            return and_(grain == HOURLY, bucket >= self.since, bucket < self.until)
+        terms = []
+        days = [grain == DAILY]
+        if first_day is not None:
+            days.append(bucket >= first_day)
+            terms.append(and_(grain == HOURLY, bucket >= self.since, bucket < first_day))
+        if last_day is not None:
+            days.append(bucket < last_day)
+            terms.append(and_(grain == HOURLY, bucket >= last_day, bucket < self.until))
+        return or_(and_(*days), *terms)
+
+
 @dataclass
-class Durations:
-    """Pass 2: sorted visit durations per node, from ``runs`` sampled runs."""
+class NodeStats:
+    """One node: its visits' counts, and their durations as bin → visits."""
 
-    runs: int
-    by_node: dict[str, list[float]]
-    names: dict[str, tuple[str | None, str | None]]
+    node_id: str
+    node_type: str | None = None
+    node_name: str | None = None
+    entries: int = 0
+    exits: int = 0
+    errors: int = 0
+    open_now: int = 0
+    bins: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def visits(self) -> int:
+        """Visits with a duration (an enter and an exit or error)."""
+        return sum(self.bins.values())
+
+    def duration(self, fraction: float) -> float | None:
+        """The ``fraction`` quantile of the durations, in ms (None: no visit)."""
+        total = self.visits
+        if not total:
+            return None
+        rank = round(fraction * (total - 1))
+        for index in sorted(self.bins):
+            rank -= self.bins[index]
+            if rank < 0:
+                return bin_value(index)
+        return None  # pragma: no cover - the ranks add up to total
+
+    def longest(self) -> float | None:
+        """The longest duration, in ms (its bin's value)."""
+        return bin_value(max(self.bins)) if self.bins else None
 
 
 @dataclass
-class LaunchCounts:
-    """Pass 3: launches by state; timed-out launches by the node they were stuck at."""
+class Coverage:
+    """Which part of the answer has raw events behind it, and how fresh the rollups are."""
 
-    by_state: dict[str, int]
-    stuck: list[tuple[str | None, str | None, int]]
+    raw_events_since: datetime | None
+    advanced_at: datetime | None
+    position: int
+    #: The first day the rollups hold for the flow (None: none).
+    rollups_since: datetime | None = None
+
+    def aggregates_only(self, window: Window) -> bool:
+        """True when part of ``window`` is covered by rollups whose events are gone."""
+        if self.rollups_since is None:
+            return False
+        if self.raw_events_since is None:
+            return True
+        raw_day = self.raw_events_since.timestamp() // DAY * DAY
+        if self.rollups_since.timestamp() >= raw_day:
+            return False
+        return window.since is None or window.since < self.raw_events_since.timestamp()
 
 
 @dataclass
 class FlowStats:
-    """A flow's statistics; ``paths`` most frequent first."""
+    """A flow's statistics over ``window``; ``paths`` and ``edges`` most frequent first."""
 
     flow_id: str
     runs: int
@@ -64,174 +148,147 @@ class FlowStats:
     nodes: list[NodeStats]
     paths: list[tuple[tuple[str, ...], int]]
     stuck: list[tuple[str | None, str | None, int]]
-    sampled_runs: int
+    edges: list[tuple[str, str, int]]
+    events: int
+    window: Window
+    coverage: Coverage
 
 
 def flow_stats(
     engine: Engine, flow_id: str, *, since: datetime | None = None, until: datetime | None = None
 ) -> FlowStats:
-    """Statistics of ``flow_id`` over [since, until) (an open end: all time), pass by pass."""
-    return assemble(
-        flow_id,
-        count_runs(engine, flow_id, since, until),
-        sample_durations(engine, flow_id, since, until),
-        count_launches(engine, flow_id, since, until),
+    """Statistics of ``flow_id`` over [since, until) rounded to the hour (None: open)."""
+    window = Window.of(since, until)
+    with read_connection(engine) as connection:
+        nodes, runs, counted = _nodes(connection, flow_id, window)
+        _durations(connection, flow_id, window, nodes)
+        _names(connection, flow_id, nodes)
+        by_state, stuck = _launches(connection, flow_id, window)
+        paths = _paths(connection, flow_id, window)
+        edges = _edges(connection, flow_id, window)
+        coverage = _coverage(connection, flow_id)
+    shown = [node for node in nodes.values() if node.entries or node.exits or node.errors]
+    return FlowStats(flow_id, runs, by_state, shown, paths, stuck, edges, counted, window, coverage)
+
+
+def _nodes(
+    connection: Connection, flow_id: str, window: Window
+) -> tuple[dict[str, NodeStats], int, int]:
+    table = nodes_table
+    sums = [func.sum(table.c[name]) for name in NODE_FIELDS]
+    rows = connection.execute(
+        select(table.c.node_id, *sums)
+        .where(table.c.flow_id == flow_id, window.rows(table))
+        .group_by(table.c.node_id)
     )
+    nodes: dict[str, NodeStats] = {}
+    runs = counted = 0
+    for node_id, entries, exits, errors, still_open, run_count, event_count in rows:
+        if node_id == "":
+            runs, counted = int(run_count), int(event_count)
+            continue
+        nodes[node_id] = NodeStats(
+            node_id,
+            entries=int(entries),
+            exits=int(exits),
+            errors=int(errors),
+            open_now=int(still_open),
+        )
+    return nodes, runs, counted
 
 
-def assemble(
-    flow_id: str, counts: RunCounts, durations: Durations, launched: LaunchCounts
-) -> FlowStats:
-    """Put the three passes together."""
-    nodes = counts.nodes
-    for node_id, values in durations.by_node.items():
-        node_stats(nodes, node_id).durations_ms = values
-    for node_id, (node_type, node_name) in durations.names.items():
+def _durations(
+    connection: Connection, flow_id: str, window: Window, nodes: dict[str, NodeStats]
+) -> None:
+    table = durations_table
+    rows = connection.execute(
+        select(table.c.node_id, table.c.bin, func.sum(table.c.visits))
+        .where(table.c.flow_id == flow_id, window.rows(table))
+        .group_by(table.c.node_id, table.c.bin)
+    )
+    for node_id, index, visits in rows:
+        if visits and node_id in nodes:
+            nodes[node_id].bins[int(index)] = int(visits)
+
+
+def _names(connection: Connection, flow_id: str, nodes: dict[str, NodeStats]) -> None:
+    table = flow_nodes_table
+    rows = connection.execute(
+        select(table.c.node_id, table.c.node_type, table.c.node_name).where(
+            table.c.flow_id == flow_id
+        )
+    )
+    for node_id, node_type, node_name in rows:
         if node_id in nodes:
             nodes[node_id].node_type, nodes[node_id].node_name = node_type, node_name
-    return FlowStats(
-        flow_id,
-        counts.runs,
-        launched.by_state,
-        list(nodes.values()),
-        counts.paths.most_common(TOP_PATHS),
-        launched.stuck,
-        durations.runs,
-    )
 
 
-def percentile(ordered: list[float], fraction: float) -> float | None:
-    """The ``fraction`` quantile of sorted values, interpolated (percentile_cont)."""
-    if not ordered:
-        return None
-    rank = fraction * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-# -- 2. durations -----------------------------------------------------------------------
-
-
-def sample_durations(
-    engine: Engine, flow_id: str, since: datetime | None, until: datetime | None
-) -> Durations:
-    """Pass 2: visit durations of the runs in a bounded sample, and the nodes' names."""
-    with read_connection(engine) as connection:
-        rows = connection.execute(_sample(connection, flow_id, since, until)).all()
-        runs: list[list[RunEvent]] = []
-        current: Any = object()
-        named: dict[str, int] = {}
-        for launch, conversation, execution, event_id, kind, source, node, node_type, at in rows:
-            # The run as the traces group it: launch, else conversation, else execution.
-            key = launch
-            if launch is None:
-                key = (conversation, None) if conversation is not None else (None, execution)
-            if key != current:
-                runs.append([])
-                current = key
-            runs[-1].append(RunEvent(event_id, kind, source, at, node, node_type))
-            if node is not None:
-                named[node] = event_id
-        names = _names(connection, named.values())
-    if len(rows) == SAMPLE_EVENTS and runs:
-        runs.pop()  # the limit may have cut it short
-    by_node: dict[str, list[float]] = {}
-    for facts in runs:
-        facts.sort(key=lambda fact: (fact.occurred_at, fact.id))
-        walk = Walk(choose_family(facts))
-        for fact in facts:
-            walk.add(fact)
-        walk.end()
-        for step in walk.steps:
-            if (
-                step.type == "node"
-                and step.outcome in (EXITED, ERRORED)
-                and step.entered_at is not None
-            ):
-                by_node.setdefault(step.node_id or "", []).append(step.exited_at - step.entered_at)
-    for values in by_node.values():
-        values.sort()
-    return Durations(len(runs), by_node, names)
-
-
-def _sample(connection: Connection, flow_id: str, since: Any, until: Any) -> Any:
-    return (
+def _launches(
+    connection: Connection, flow_id: str, window: Window
+) -> tuple[dict[str, int], list[tuple[str | None, str | None, int]]]:
+    table = launches_table
+    rows = connection.execute(
         select(
-            events.c.launch_id,
-            events.c.conversation_id,
-            events.c.flow_execution_id,
-            events.c.id,
-            events.c.kind,
-            events.c.source,
-            events.c.node_id,
-            events.c.node_type,
-            _epoch_ms(connection).label("at"),
+            table.c.state, table.c.node_id, func.max(table.c.node_name), func.sum(table.c.launches)
         )
-        .where(in_flow(flow_id, since, until))
-        .order_by(
-            events.c.launch_id,
-            events.c.conversation_id,
-            events.c.flow_execution_id,
-            events.c.occurred_at,
-            events.c.id,
-        )
-        .limit(SAMPLE_EVENTS)
+        .where(table.c.flow_id == flow_id, window.rows(table))
+        .group_by(table.c.state, table.c.node_id)
     )
-
-
-def _names(
-    connection: Connection, event_ids: Iterable[int]
-) -> dict[str, tuple[str | None, str | None]]:
-    # Names are not in the index: one event per node, by primary key.
-    wanted = sorted(event_ids)
-    if not wanted:
-        return {}
-    found = connection.execute(
-        select(events.c.node_id, events.c.node_type, events.c.node_name).where(
-            events.c.id.in_(wanted)
-        )
-    )
-    return {node_id: (node_type, node_name) for node_id, node_type, node_name in found}
-
-
-def _epoch_ms(connection: Connection) -> Any:
-    if connection.dialect.name == "postgresql":
-        return cast(func.extract("epoch", events.c.occurred_at), Float) * 1000.0
-    # The stored text is naive UTC with fixed microseconds (storage.columns): whole
-    # seconds from strftime, microseconds from the text (julianday rounds to 0.04 ms).
-    seconds = cast(func.strftime("%s", events.c.occurred_at), Integer)
-    micros = cast(func.substr(events.c.occurred_at, 21, 6), Integer)
-    return seconds * 1000.0 + micros / 1000.0
-
-
-# -- 3. launches ------------------------------------------------------------------------
-
-
-def count_launches(
-    engine: Engine, flow_id: str, since: datetime | None, until: datetime | None
-) -> LaunchCounts:
-    """Pass 3: the flow's launches created in the range, by state and stuck node."""
-    statement = select(
-        launches.c.state,
-        launches.c.current_node_id,
-        func.max(launches.c.current_node_name),
-        func.count(),
-    ).where(launches.c.flow_id == flow_id)
-    # As for events: no index for the range, so the covering one is read.
-    created = func.coalesce(launches.c.created_at, launches.c.created_at)
-    if since is not None:
-        statement = statement.where(created >= since)
-    if until is not None:
-        statement = statement.where(created < until)
-    statement = statement.group_by(launches.c.state, launches.c.current_node_id)
-    with read_connection(engine) as connection:
-        rows = connection.execute(statement).all()
     by_state = dict.fromkeys(STATES, 0)
     stuck = []
     for state, node_id, node_name, count in rows:
-        by_state[state] = by_state.get(state, 0) + count
+        if not count:
+            continue
+        by_state[state] = by_state.get(state, 0) + int(count)
         if state == TIMED_OUT:
-            stuck.append((node_id, node_name, count))
+            stuck.append((node_id or None, node_name, int(count)))
     stuck.sort(key=lambda item: (-item[2], item[0] or ""))
-    return LaunchCounts(by_state, stuck)
+    return by_state, stuck
+
+
+def _paths(
+    connection: Connection, flow_id: str, window: Window
+) -> list[tuple[tuple[str, ...], int]]:
+    table = paths_table
+    runs = func.sum(table.c.runs)
+    rows = connection.execute(
+        select(func.max(table.c.path), runs)
+        .where(table.c.flow_id == flow_id, window.rows(table))
+        .group_by(table.c.path_key)
+        .having(runs > 0)
+        .order_by(runs.desc(), func.max(table.c.path))
+        .limit(TOP_PATHS)
+    )
+    return [(tuple(path.split("\x1f")), int(count)) for path, count in rows]
+
+
+def _edges(connection: Connection, flow_id: str, window: Window) -> list[tuple[str, str, int]]:
+    table = edges_table
+    transitions = func.sum(table.c.transitions)
+    rows = connection.execute(
+        select(table.c.from_node_id, table.c.to_node_id, transitions)
+        .where(table.c.flow_id == flow_id, window.rows(table))
+        .group_by(table.c.from_node_id, table.c.to_node_id)
+        .having(transitions > 0)
+        .order_by(transitions.desc(), table.c.from_node_id, table.c.to_node_id)
+    )
+    return [(source, target, int(count)) for source, target, count in rows]
+
+
+def _coverage(connection: Connection, flow_id: str) -> Coverage:
+    state = read_state(connection)
+    oldest = connection.execute(
+        select(func.min(events.c.occurred_at)).where(events.c.flow_id == flow_id)
+    ).scalar()
+    first_day = connection.execute(
+        select(func.min(nodes_table.c.bucket)).where(
+            nodes_table.c.flow_id == flow_id, nodes_table.c.grain == DAILY
+        )
+    ).scalar()
+    since = None if first_day is None else datetime.fromtimestamp(first_day, UTC)
+    return Coverage(oldest, state.advanced_at, state.position, since)
+
+
+def _ceil(seconds: float) -> float:
+    whole = int(seconds)
+    return whole if whole == seconds else whole + 1

@@ -35,7 +35,7 @@ def _bucketed(name: str, *columns: sa.Column, key: Sequence[str]) -> None:
 
 
 def upgrade() -> None:
-    op.create_table(
+    state = op.create_table(
         'rollup_state',
         _key('name', 32),
         sa.Column('version', sa.BigInteger(), nullable=False),
@@ -45,6 +45,9 @@ def upgrade() -> None:
         sa.Column('advanced_at', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('name', name=op.f('pk_rollup_state')),
     )
+    # The rollups start before the first event: the job takes every stored event in
+    # turn (on an existing database, that is the rebuild).
+    op.bulk_insert(state, [{'name': 'events', 'version': 0, 'position': 0, 'gaps': '{}'}])
     op.create_table(
         'rollup_runs',
         _key('flow_id'),

@@ -32,9 +32,8 @@ from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
 from storage.flows import FlowSummary
 from storage.flowstats import FlowStats as Computed
-from storage.flowstats import (
-    percentile,
-)
+from storage.flowstats import NodeStats as ComputedNode
+from storage.rollup_runs import RELATIVE_ERROR
 from storage.vocabulary import STATES
 
 
@@ -99,12 +98,23 @@ class LaunchCounts(WireModel):
 
 
 class Durations(WireModel):
-    """Visit durations (from a sample of runs on large flows)."""
+    """Visit durations: each figure within 4.4 % of the visit's at that rank (log-spaced
+    bins)."""
 
     p50: _Ms
     p95: _Ms
     max: _Ms
     visits: _Count
+
+    @classmethod
+    def of(cls, node: ComputedNode) -> Durations:
+        """A node's durations from its bins."""
+        return cls.model_construct(
+            p50=_ms(node.duration(0.5)),
+            p95=_ms(node.duration(0.95)),
+            max=_ms(node.longest()),
+            visits=node.visits,
+        )
 
 
 class NodeStats(WireModel):
@@ -135,11 +145,48 @@ class StuckAt(WireModel):
     launches: _Count
 
 
+class FlowEdge(WireModel):
+    """Runs going from one node straight to the next (the flow graph's arrows)."""
+
+    from_node_id: str
+    to_node_id: str
+    transitions: _Count
+
+
 class DurationSample(WireModel):
-    """How many runs the durations were sampled from."""
+    """How many runs the durations come from (all of them, from the rollups)."""
 
     runs: _Count
     of_runs: _Count
+
+
+class StatsWindow(WireModel):
+    """The window the statistics cover: the asked one rounded to whole hours."""
+
+    since: Timestamp | None = Field(description="``since`` rounded down to the hour.")
+    until: Timestamp | None = Field(description="``until`` rounded up to the hour.")
+
+
+class StatsCoverage(WireModel):
+    """Which part of the window still has its raw events, and how fresh the rollups are.
+
+    Before ``rawEventsSince`` the events were deleted by retention: the statistics there
+    come from the rollups alone (and a transition history is no longer available).
+    """
+
+    raw_events_since: Timestamp | None = Field(
+        description="The flow's oldest stored event (null: none stored)."
+    )
+    aggregates_only: bool = Field(
+        description="True when part of the window is covered by rollups alone: its events "
+        "were deleted by retention (FLOWTRACK_RETENTION_DAYS)."
+    )
+    rollups_as_of: Timestamp | None = Field(
+        description="When the rollups last took new events or launches."
+    )
+    duration_relative_error: float = Field(
+        description="Largest relative error of p50, p95 and max (log-spaced bins)."
+    )
 
 
 class FlowStats(WireModel):
@@ -154,6 +201,10 @@ class FlowStats(WireModel):
     nodes: list[NodeStats]
     paths: list[PathCount] = Field(description="The most frequent paths.")
     stuck: list[StuckAt] = Field(description="Where timed-out launches were when they timed out.")
+    edges: list[FlowEdge] = Field(description="Transitions between nodes, most frequent first.")
+    events: _Count = Field(description="The flow's events in the window.")
+    window: StatsWindow
+    coverage: StatsCoverage
     duration_sample: DurationSample
 
     @classmethod
@@ -162,6 +213,8 @@ class FlowStats(WireModel):
     ) -> FlowStats:
         """The API's view of computed statistics."""
         nodes = sorted(stats.nodes, key=lambda node: (-node.entries, node.node_id))
+        window = stats.window
+        raw_since = stats.coverage.raw_events_since
         return cls.model_construct(
             flow_id=stats.flow_id,
             name=name,
@@ -180,12 +233,7 @@ class FlowStats(WireModel):
                     exits=node.exits,
                     errors=node.errors,
                     open_now=node.open_now,
-                    duration_ms=Durations.model_construct(
-                        p50=_ms(percentile(node.durations_ms, 0.5)),
-                        p95=_ms(percentile(node.durations_ms, 0.95)),
-                        max=_ms(node.durations_ms[-1] if node.durations_ms else None),
-                        visits=len(node.durations_ms),
-                    ),
+                    duration_ms=Durations.of(node),
                 )
                 for node in nodes
             ],
@@ -194,9 +242,21 @@ class FlowStats(WireModel):
                 StuckAt.model_construct(node_id=node_id, node_name=name, launches=count)
                 for node_id, name, count in stats.stuck
             ],
-            duration_sample=DurationSample.model_construct(
-                runs=stats.sampled_runs, of_runs=stats.runs
+            edges=[
+                FlowEdge.model_construct(from_node_id=source, to_node_id=target, transitions=count)
+                for source, target, count in stats.edges
+            ],
+            events=stats.events,
+            window=StatsWindow.model_construct(
+                since=window.at(window.since), until=window.at(window.until)
             ),
+            coverage=StatsCoverage.model_construct(
+                raw_events_since=raw_since,
+                aggregates_only=stats.coverage.aggregates_only(window),
+                rollups_as_of=stats.coverage.advanced_at,
+                duration_relative_error=round(RELATIVE_ERROR, 4),
+            ),
+            duration_sample=DurationSample.model_construct(runs=stats.runs, of_runs=stats.runs),
         )
 
 
@@ -250,7 +310,9 @@ async def get_flows(request: Request) -> Response:
     tag="flows",
     access="read",
     description="Launches by final state; per node: entries, exits, errors, open now and "
-    "duration p50/p95/max; the most frequent paths; where timed-out launches were stuck.",
+    "duration p50/p95/max; the most frequent paths; the transitions between nodes; where "
+    "timed-out launches were stuck. Read from the rollups (docs/rollups.md): the window is "
+    "rounded to whole hours and the answer says which part has raw events.",
     parameters=(
         Param("flow_id", "path", string(minLength=1), "The flow id."),
         *query_params(FlowStatsQuery),

@@ -207,14 +207,21 @@ async def test_flow_stats_and_the_flow_list_over_http(client: httpx.AsyncClient)
             "exits": 1,
             "errors": 1,
             "openNow": 0,
-            "durationMs": {"p50": 1000.0, "p95": 1000.0, "max": 1000.0, "visits": 2},
+            # 1 s, as its log-spaced bin reads (within 4.4 %).
+            "durationMs": {"p50": 980.586, "p95": 980.586, "max": 980.586, "visits": 2},
         }
     ]
     assert stats["paths"] == [{"nodeIds": ["ask"], "runs": 2}]
     assert stats["stuck"] == []
     assert stats["durationSample"] == {"runs": 2, "ofRuns": 2}
+    # Windows are whole hours: since is rounded down, and the answer says so.
     ranged = await get(client, f"/api/v1/flows/{FLOW}/stats", since="2026-03-02T10:15:03Z")
-    assert ranged.json()["runs"] == 1
+    assert (ranged.json()["runs"], ranged.json()["window"]) == (
+        2,
+        {"since": "2026-03-02T10:00:00.000000Z", "until": None},
+    )
+    later = await get(client, f"/api/v1/flows/{FLOW}/stats", since="2026-03-02T11:00:00Z")
+    assert later.json()["runs"] == 0
     first = (await get(client, "/api/v1/flows", limit="1")).json()
     assert [item["flowId"] for item in first["items"]] == [FLOW]
     assert first["items"][0]["events"] == 4

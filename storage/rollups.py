@@ -1,0 +1,345 @@
+"""Advancing the rollups from the committed events and launches, a batch at a time.
+
+Each batch (:func:`advance`):
+
+1. reads where the rollups stand (``rollup_state``): the highest event id taken, the
+   ids below it not seen yet (gaps), and the ``updated_at`` launches were taken to;
+2. reads the next events by id, and any gap that has since been committed. A gap is
+   an id a transaction held but had not committed when the batch was read (several
+   writers, on PostgreSQL), or one that never will be (a rolled-back insert, a
+   duplicate's spent sequence value): gaps are looked for again for
+   :data:`GAP_SECONDS`, then forgotten;
+3. re-reads every run those events belong to (all of its events, from the flow's
+   covering index) and computes its contribution (storage.rollup_runs); reads the
+   launches changed since the launch watermark;
+4. in one transaction: moves ``rollup_state`` on *only if its version is still the one
+   read in 1* (another advancer — a second replica, ``flowtrack rollups rebuild`` —
+   may have committed meanwhile: then this batch is dropped and nothing is written),
+   takes back each run's and launch's previous contribution and adds the new one.
+
+So any number of processes may advance at once: the row lock on ``rollup_state`` lets
+one batch commit at a time, and recomputing a run from its events is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, tuple_, update
+
+from storage.engine import read_connection, write_transaction
+from storage.rollup_launches import changed_launches, count_launches
+from storage.rollup_merge import Delta
+from storage.rollup_runs import Contribution, contribution, names_of, run_key
+from storage.tables import Event, Launch
+from storage.tables.rollups import (
+    RollupDuration,
+    RollupEdge,
+    RollupFlow,
+    RollupFlowNode,
+    RollupLaunch,
+    RollupLaunchSeen,
+    RollupNode,
+    RollupPath,
+    RollupRun,
+    RollupState,
+)
+
+log = logging.getLogger("flowtrack.rollups")
+
+events = Event.__table__  # type: ignore[attr-defined]
+launches = Launch.__table__  # type: ignore[attr-defined]
+state_table = RollupState.__table__  # type: ignore[attr-defined]
+runs_table = RollupRun.__table__  # type: ignore[attr-defined]
+
+#: How long an id skipped by a batch is looked for again.
+GAP_SECONDS = 60.0
+#: Most gaps remembered: beyond, the oldest are forgotten.
+MOST_GAPS = 100_000
+_STATE = "events"
+_CHUNK = 400
+_RUN_COLUMNS = (
+    events.c.flow_id,
+    events.c.launch_id,
+    events.c.conversation_id,
+    events.c.flow_execution_id,
+    events.c.id,
+    events.c.kind,
+    events.c.source,
+    events.c.occurred_at,
+    events.c.node_id,
+    events.c.node_type,
+)
+_NEW_COLUMNS = (*_RUN_COLUMNS, events.c.node_name)
+AGGREGATES = (
+    RollupNode,
+    RollupDuration,
+    RollupEdge,
+    RollupPath,
+    RollupLaunch,
+    RollupLaunchSeen,
+    RollupFlow,
+    RollupFlowNode,
+    RollupRun,
+)
+
+
+@dataclass
+class State:
+    """Where the rollups stand (``rollup_state``)."""
+
+    version: int
+    position: int
+    gaps: dict[int, float]
+    launches_at: datetime | None
+    advanced_at: datetime | None
+
+
+@dataclass
+class AdvanceReport:
+    """What one batch did; ``more`` when the next batch has work right away."""
+
+    events: int = 0
+    runs: int = 0
+    launches: int = 0
+    position: int = 0
+    gaps: int = 0
+    more: bool = False
+    conflict: bool = False
+
+
+def read_state(connection: Connection) -> State:
+    """The rollups' position (the start, before any batch)."""
+    row = connection.execute(select(state_table).where(state_table.c.name == _STATE)).first()
+    if row is None:
+        return State(0, 0, {}, None, None)
+    gaps = {int(key): value for key, value in orjson.loads(row.gaps).items()}
+    return State(row.version, row.position, gaps, row.launches_at, row.advanced_at)
+
+
+def advance(engine: Engine, *, limit: int = 5000, now: datetime | None = None) -> AdvanceReport:
+    """One batch: up to ``limit`` new events (and changed launches) into the rollups."""
+    now = now or datetime.now(UTC)
+    clock = time.time()
+    with read_connection(engine) as connection:
+        state = read_state(connection)
+        rows = connection.execute(
+            select(*_NEW_COLUMNS)
+            .where(events.c.id > state.position)
+            .order_by(events.c.id)
+            .limit(limit)
+        ).all()
+        found = _found_gaps(connection, state.gaps)
+        taken = [*rows, *found]
+        runs = _runs_of(taken)
+        new = {key: contribution(found_rows) for key, found_rows in _run_events(connection, runs)}
+        old = _stored(connection, runs)
+        launched = changed_launches(connection, state.launches_at, limit)
+    report = AdvanceReport(len(taken), len(runs), len(launched.rows))
+    position = max((row.id for row in rows), default=state.position)
+    gaps = _next_gaps(state, rows, found, position, clock)
+    report.position, report.gaps = position, len(gaps)
+    report.more = len(rows) == limit or launched.more
+    expired = len(gaps) < len(state.gaps) - len(found)
+    if not taken and not launched.rows and launched.at == state.launches_at and not expired:
+        return report
+    delta = Delta()
+    for key in runs:
+        delta.run(key[0], old.get(key, Contribution()), new.get(key, Contribution()))
+    for row in taken:
+        if row.flow_id is not None:
+            latest = delta.last_event_at.get(row.flow_id)
+            if latest is None or row.occurred_at > latest:
+                delta.last_event_at[row.flow_id] = row.occurred_at
+    delta.node_names = names_of(taken)
+    with write_transaction(engine) as connection:
+        if not _claim(connection, state, position, gaps, launched.at, now):
+            report.conflict = True
+            return report
+        count_launches(connection, launched.rows, delta)
+        delta.write(connection)
+        _store(connection, runs, new, now)
+    return report
+
+
+def reset(engine: Engine) -> None:
+    """Empty the rollups and their position: the next batches start from the first event."""
+    with write_transaction(engine) as connection:
+        state = read_state(connection)
+        for table in AGGREGATES:
+            connection.execute(delete(table.__table__))  # type: ignore[attr-defined]
+        if not _claim(connection, state, 0, {}, None, None):
+            raise RuntimeError("rollup_state changed during the reset")  # pragma: no cover
+
+
+def lag(engine: Engine) -> tuple[int, State]:
+    """How many event ids the rollups are behind the newest event, and their state."""
+    with read_connection(engine) as connection:
+        state = read_state(connection)
+        newest = connection.execute(select(func.max(events.c.id))).scalar() or 0
+    return max(newest - state.position, 0), state
+
+
+def catch_up(engine: Engine, *, most: int = 2000) -> bool:
+    """Advance the rollups when they are behind by at most ``most`` events (or launches
+    changed); True when they were, or are now, up to date."""
+    behind, state = lag(engine)
+    with read_connection(engine) as connection:
+        newest = connection.execute(select(func.max(launches.c.updated_at))).scalar()
+    launched = newest is not None and (state.launches_at is None or newest > state.launches_at)
+    if not behind and not launched and not state.gaps:
+        return True
+    if behind > most:
+        return False
+    report = advance(engine, limit=most)
+    return not report.more and not report.conflict
+
+
+def _claim(
+    connection: Connection,
+    state: State,
+    position: int,
+    gaps: dict[int, float],
+    launches_at: datetime | None,
+    now: datetime | None,
+) -> bool:
+    values = {
+        "version": state.version + 1,
+        "position": position,
+        "gaps": orjson.dumps({str(key): value for key, value in gaps.items()}).decode(),
+        "launches_at": launches_at,
+        "advanced_at": now,
+    }
+    claimed = connection.execute(
+        update(state_table)
+        .where(state_table.c.name == _STATE, state_table.c.version == state.version)
+        .values(**values)
+    )
+    return claimed.rowcount == 1
+
+
+def _found_gaps(connection: Connection, gaps: dict[int, float]) -> Sequence[Any]:
+    if not gaps:
+        return []
+    found: list[Any] = []
+    ids = sorted(gaps)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        found.extend(connection.execute(select(*_NEW_COLUMNS).where(events.c.id.in_(chunk))))
+    return found
+
+
+def _next_gaps(
+    state: State, rows: Sequence[Any], found: Sequence[Any], position: int, clock: float
+) -> dict[int, float]:
+    gaps = dict(state.gaps)
+    for row in found:
+        gaps.pop(row.id, None)
+    seen = {row.id for row in rows}
+    for missing in range(state.position + 1, position):
+        if missing not in seen:
+            gaps[missing] = clock
+    gaps = {key: at for key, at in gaps.items() if clock - at < GAP_SECONDS}
+    if len(gaps) > MOST_GAPS:
+        gaps = dict(sorted(gaps.items(), key=lambda item: item[1])[-MOST_GAPS:])
+    return gaps
+
+
+RunId = tuple[str, str]
+
+
+def _runs_of(rows: Sequence[Any]) -> dict[RunId, Any]:
+    """(flow, run key) → one of its rows, for each run the rows belong to."""
+    runs: dict[RunId, Any] = {}
+    for row in rows:
+        if row.flow_id is not None:
+            key = run_key(row.launch_id, row.conversation_id, row.flow_execution_id)
+            runs.setdefault((row.flow_id, key), row)
+    return runs
+
+
+def _run_events(connection: Connection, runs: dict[RunId, Any]) -> list[tuple[RunId, list[Any]]]:
+    """All stored events of each run, read from the flow's covering index."""
+    by_kind: dict[str, list[RunId]] = {"l": [], "c": [], "x": []}
+    for key in runs:
+        by_kind[key[1][0]].append(key)
+    grouped: dict[RunId, list[Any]] = {key: [] for key in runs}
+    launch, conversation, execution = (
+        events.c.launch_id,
+        events.c.conversation_id,
+        events.c.flow_execution_id,
+    )
+    for kind, keys in by_kind.items():
+        for start in range(0, len(keys), _CHUNK):
+            chunk = sorted(keys[start : start + _CHUNK])
+            pairs = [(flow_id, key[1:]) for flow_id, key in chunk]
+            if kind == "l":
+                where = and_(
+                    events.c.flow_id.is_not(None), tuple_(events.c.flow_id, launch).in_(pairs)
+                )
+            elif kind == "c":
+                where = and_(launch.is_(None), tuple_(events.c.flow_id, conversation).in_(pairs))
+            else:
+                where = and_(
+                    launch.is_(None),
+                    conversation.is_(None),
+                    tuple_(events.c.flow_id, func.coalesce(execution, "")).in_(pairs),
+                )
+            for row in connection.execute(select(*_RUN_COLUMNS).where(where)):
+                key = run_key(row.launch_id, row.conversation_id, row.flow_execution_id)
+                grouped[(row.flow_id, key)].append(row)
+    return list(grouped.items())
+
+
+def _stored(connection: Connection, runs: dict[RunId, Any]) -> dict[RunId, Contribution]:
+    keys = sorted(runs)
+    stored: dict[RunId, Contribution] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        for flow_id, key, text in connection.execute(
+            select(runs_table.c.flow_id, runs_table.c.run_key, runs_table.c.contribution).where(
+                tuple_(runs_table.c.flow_id, runs_table.c.run_key).in_(chunk)
+            )
+        ):
+            stored[(flow_id, key)] = Contribution.loads(text)
+    return stored
+
+
+def _store(
+    connection: Connection,
+    runs: dict[RunId, Any],
+    new: dict[RunId, Contribution],
+    now: datetime,
+) -> None:
+    keys = sorted(runs)
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        connection.execute(
+            delete(runs_table).where(tuple_(runs_table.c.flow_id, runs_table.c.run_key).in_(chunk))
+        )
+    rows = [
+        {
+            "flow_id": flow_id,
+            "run_key": key,
+            "last_at": _last_at(new[(flow_id, key)], now),
+            "contribution": new[(flow_id, key)].dumps(),
+        }
+        for flow_id, key in keys
+        if new.get((flow_id, key)) is not None and new[(flow_id, key)].nodes
+    ]
+    if rows:
+        connection.execute(insert(runs_table), rows)
+
+
+def _last_at(found: Contribution, now: datetime) -> datetime:
+    # The latest hour the run counts in: retention forgets the run once it is older.
+    hours = [hour for hour, _ in found.nodes]
+    if not hours:
+        return now
+    return datetime.fromtimestamp(max(hours), UTC) + timedelta(hours=1)
