@@ -17,6 +17,7 @@ from sandbox import (
     control_api,
     conversations_api,
     flows_api,
+    history_api,
     integrations_api,
     notifications_api,
     stub,
@@ -50,6 +51,8 @@ def create_sandbox_app(config: SandboxConfig) -> Starlette:
 
     routes: list[BaseRoute] = [
         Route("/oauth/token", token_endpoint, methods=["POST"]),
+        # Before flows: /api/v2/flows/instances/… is not a flow id.
+        *history_api.routes,
         *flows_api.routes,
         *conversations_api.routes,
         # Actions before integrations: "/integrations/actions" is not an integration id.

@@ -59,6 +59,8 @@ class SandboxConfig:
     execution_data_delay_seconds: float = 0.0
     #: Execution items a ``v2.flows.instances`` message carries before it is truncated.
     notification_max_items: int = 100
+    #: How long a pre-signed execution-data download link stays valid.
+    execution_data_download_ttl_seconds: int = 3600
 
     def __post_init__(self) -> None:
         positive = {
@@ -70,6 +72,7 @@ class SandboxConfig:
             "action_concurrency_limit": self.action_concurrency_limit,
             "action_executions_per_minute": self.action_executions_per_minute,
             "notification_max_items": self.notification_max_items,
+            "execution_data_download_ttl_seconds": self.execution_data_download_ttl_seconds,
         }
         for name, value in positive.items():
             if value <= 0:

@@ -11,6 +11,7 @@ from sandbox.config import SandboxConfig
 from sandbox.conversations import Conversation, ConversationRegistry
 from sandbox.executions import Execution, ExecutionRegistry
 from sandbox.flows import FlowDefinition
+from sandbox.history import HistoryLog
 from sandbox.invoker import ActionInvoker
 from sandbox.notifications import NotificationHub
 from sandbox.run import FlowRun, Termination
@@ -28,6 +29,7 @@ class FlowEngine:
         conversations: ConversationRegistry,
         invoker: ActionInvoker,
         hub: NotificationHub,
+        history: HistoryLog,
         stats: Stats,
         background: Background,
     ) -> None:
@@ -36,6 +38,7 @@ class FlowEngine:
         self._conversations = conversations
         self._invoker = invoker
         self._hub = hub
+        self._history = history
         self._stats = stats
         self._background = background
         self._runs: dict[str, tuple[FlowRun, asyncio.Task[Any]]] = {}
@@ -64,6 +67,7 @@ class FlowEngine:
             conversation,
             invoker=self._invoker,
             hub=self._hub,
+            history=self._history,
             stats=self._stats,
             rng=self._rng(),
             time_scale=self._config.time_scale,

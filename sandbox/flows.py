@@ -18,6 +18,12 @@ Flow keys:
 ``data_action``   name of the data action the flow's Call Data Action steps use (default: every
                   registered Web Services action with a request URL, see ``sandbox.invoker``)
 ``output_data``   object returned as ``outputData`` once the run is ``COMPLETED``
+``data_action_steps``  whether the flow has Call Data Action steps (default ``true``). With
+                  ``false`` a run calls no data action: its nodes are visible only through
+                  the ``v2.flows.instances`` push and the execution-data pull.
+``execution_data``  whether the flow was published after execution data was switched on
+                  (default ``true``). With ``false`` its runs produce no execution data:
+                  no ``v2.flows.instances`` message, nothing to query or download.
 ``start``         id of the first node (default: the first node listed)
 ``nodes``         list of nodes (required, at least one)
 
@@ -123,6 +129,8 @@ class FlowDefinition:
     description: str = ""
     data_action: str | None = None
     output_data: Mapping[str, Any] = field(default_factory=dict)
+    data_action_steps: bool = True
+    execution_data: bool = True
 
     @property
     def launchable(self) -> bool:
@@ -186,6 +194,10 @@ def parse_flow(raw: Any) -> FlowDefinition:
     if not isinstance(output_data, Mapping):
         raise FlowFileError(f"{where}: 'output_data' must be an object")
     data_action = raw.get("data_action")
+    switches = {key: raw.get(key, True) for key in ("data_action_steps", "execution_data")}
+    for key, value in switches.items():
+        if not isinstance(value, bool):
+            raise FlowFileError(f"{where}: '{key}' must be true or false")
     return FlowDefinition(
         id=str(raw.get("id") or uuid.uuid5(_ID_NAMESPACE, name)),
         name=name,
@@ -197,6 +209,8 @@ def parse_flow(raw: Any) -> FlowDefinition:
         description=str(raw.get("description", "")),
         data_action=str(data_action) if data_action else None,
         output_data=dict(output_data),
+        data_action_steps=switches["data_action_steps"],
+        execution_data=switches["execution_data"],
     )
 
 

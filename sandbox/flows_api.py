@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.errors import BadRequest
+from sandbox.history_api import base_url
 from sandbox.state import sandbox_of
 from sandbox.wire import JSONResponse, entity_listing, query_list, read_object
 
@@ -67,6 +68,7 @@ async def launch_execution(request: Request) -> Response:
     if not flow.launchable:
         raise BadRequest(f"Flows of type {flow.type.upper()} cannot be launched through the API.")
     execution = sandbox.engine.start(flow, name or flow.name, input_data)
+    sandbox.history.base_url = base_url(request)
     sandbox.stats.incr("launches")
     return JSONResponse(
         {

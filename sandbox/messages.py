@@ -18,6 +18,7 @@ from typing import Any
 from sandbox.catalog import HOME_DIVISION_ID
 from sandbox.conversations import CUSTOMER_ANI, FLOW_DNIS, Conversation
 from sandbox.executions import Execution
+from sandbox.history_record import pushed_items
 from sandbox.timestamps import epoch_ms, iso, iso_seconds
 
 _CONCRETE_ID = re.compile(
@@ -77,10 +78,21 @@ def flow_end_body(
 
 
 def execution_history_body(
-    execution: Execution, ended_at: datetime, *, exit_reason: str
+    execution: Execution,
+    ended_at: datetime,
+    *,
+    exit_reason: str,
+    max_items: int,
+    history_uri: str,
+    history_uri_ttl: int,
 ) -> dict[str, Any]:
-    """``V2FlowExecutionDataFlowidTopicFlowExecutionHistory`` for one finished run."""
+    """``V2FlowExecutionDataFlowidTopicFlowExecutionHistory`` for one finished run.
+
+    Items past ``max_items`` are cut (``executionItemsTruncated``); ``history_uri`` is
+    the signed link to the full record either way.
+    """
     errors = [item["error"] for item in execution.trail if "error" in item]
+    items = pushed_items(execution)
     body: dict[str, Any] = {
         "executionId": execution.id,
         "divisionId": HOME_DIVISION_ID,
@@ -91,10 +103,12 @@ def execution_history_body(
         "startDateTime": iso(execution.launched_at),
         "endDateTime": iso(ended_at),
         "flowExitReason": exit_reason,
-        "execution": [dict(item) for item in execution.trail],
+        "execution": items[:max_items],
         "errors": errors,
         "warnings": [],
-        "executionItemsTruncated": False,
+        "executionItemsTruncated": len(items) > max_items,
+        "executionHistoryUri": history_uri,
+        "executionHistoryUriTtl": history_uri_ttl,
     }
     if execution.conversation_id:
         body["conversationId"] = execution.conversation_id

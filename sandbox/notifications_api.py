@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from sandbox.channel_topics import topic_json
 from sandbox.errors import BadRequest, SandboxError
+from sandbox.history_api import base_url
 from sandbox.messages import channel_metadata_frame
 from sandbox.notifications import ABORT, CLOSE, Channel, NotificationHub, Session
 from sandbox.state import sandbox_of
@@ -39,8 +40,10 @@ def _ws_base_url(request: Request) -> str:
 
 async def create_channel(request: Request) -> Response:
     """``POST /api/v2/notifications/channels`` → ``Channel``."""
-    hub = sandbox_of(request).hub
-    channel = hub.create(request.state.client_id, request.state.token)
+    sandbox = sandbox_of(request)
+    channel = sandbox.hub.create(request.state.client_id, request.state.token)
+    # Pushed messages link to downloads on the host the subscriber reaches.
+    sandbox.history.base_url = base_url(request)
     return JSONResponse(channel.to_json(_ws_base_url(request)))
 
 

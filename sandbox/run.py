@@ -4,7 +4,9 @@ At each node the run does what an Architect flow with Call Data Action steps doe
 reports ``node_enter``, spends the node's duration, may fail (``error_probability``) or
 hang forever (``hang_probability``), picks an output path, and reports ``node_exit``. It
 reports ``start`` first and ``complete`` last. Every report is a data-action call (see
-:mod:`sandbox.invoker`) carrying the canonical callback body (design.md §2).
+:mod:`sandbox.invoker`) carrying the canonical callback body (design.md §2); a flow file
+saying ``data_action_steps: false`` makes none. Once ended, the run is handed to the
+execution-data log (:mod:`sandbox.history`), which records and pushes its history.
 
 How a run ends (``FlowRuntimeExecution.status``):
 
@@ -31,14 +33,9 @@ from typing import Any
 from sandbox.conversations import Conversation
 from sandbox.executions import Execution
 from sandbox.flows import SUCCESS_PATH, NodeDefinition, OutputPath
+from sandbox.history import HistoryLog
 from sandbox.invoker import ActionInvoker, ActionOutcome
-from sandbox.messages import (
-    conversation_topic,
-    execution_history_body,
-    flow_end_body,
-    flow_start_body,
-    instances_topic,
-)
+from sandbox.messages import conversation_topic, flow_end_body, flow_start_body
 from sandbox.notifications import NotificationHub
 from sandbox.stats import Stats
 from sandbox.timestamps import iso, utc_now
@@ -79,6 +76,7 @@ class FlowRun:
         *,
         invoker: ActionInvoker,
         hub: NotificationHub,
+        history: HistoryLog,
         stats: Stats,
         rng: random.Random,
         time_scale: float,
@@ -88,6 +86,7 @@ class FlowRun:
         self.termination: Termination | None = None
         self._invoker = invoker
         self._hub = hub
+        self._history = history
         self._stats = stats
         self._rng = rng
         self._time_scale = time_scale
@@ -232,8 +231,13 @@ class FlowRun:
         outcome: str | None = None,
         attributes: dict[str, Any] | None = None,
     ) -> ActionOutcome | None:
-        """Post one canonical callback; raises :class:`_Stopped` on a ``stop`` answer."""
+        """Post one canonical callback; raises :class:`_Stopped` on a ``stop`` answer.
+
+        A flow without Call Data Action steps reports nothing.
+        """
         execution = self.execution
+        if not execution.flow.data_action_steps:
+            return None
         body = {
             "event": event,
             "eventId": str(uuid.uuid4()),
@@ -276,8 +280,7 @@ class FlowRun:
             )
             self._hub.publish(conversation_topic(self.conversation.id, "end"), body)
             self.conversation.end(disconnect_type.lower())
-        history = execution_history_body(execution, ended_at, exit_reason=exit_reason)
-        self._hub.publish(instances_topic(execution.flow.id), history)
+        self._history.log(execution, ended_at, exit_reason)
 
 
 # The canonical ``outcome`` of a ``complete`` callback for each final status.

@@ -19,6 +19,8 @@ from sandbox.eventbridge import EventBridgePublisher
 from sandbox.executions import ExecutionRegistry
 from sandbox.faults import FaultInjector
 from sandbox.flows import parse_flow
+from sandbox.history import HistoryLog
+from sandbox.history_jobs import JobRegistry
 from sandbox.integrations import IntegrationRegistry
 from sandbox.invoker import ActionInvoker
 from sandbox.notifications import NotificationHub
@@ -36,7 +38,8 @@ class SandboxState:
         flows = (
             [parse_flow(f) for f in config.flows] if config.flows is not None else sample_flows()
         )
-        self.catalog = FlowCatalog(flows, published_at=utc_now())
+        published_at = utc_now()
+        self.catalog = FlowCatalog(flows, published_at=published_at)
         self.stats = Stats()
         self.faults = FaultInjector(config.seed)
         self.tokens = TokenStore(
@@ -54,6 +57,14 @@ class SandboxState:
             closing_grace_seconds=config.socket_closing_grace_seconds,
         )
         self.background = Background()
+        self.history = HistoryLog(
+            config,
+            hub=self.hub,
+            stats=self.stats,
+            background=self.background,
+            published_at=published_at,
+        )
+        self.history_jobs = JobRegistry(self.history)
         self.callback_courier = Courier("callbacks", self.faults, self.stats)
         self.invoker = ActionInvoker(self.integrations, self.callback_courier)
         self.engine = FlowEngine(
@@ -62,6 +73,7 @@ class SandboxState:
             conversations=self.conversations,
             invoker=self.invoker,
             hub=self.hub,
+            history=self.history,
             stats=self.stats,
             background=self.background,
         )
@@ -114,6 +126,8 @@ class SandboxState:
         self.conversations.clear()
         self.integrations.clear()
         self.hub.clear()
+        self.history.clear()
+        self.history_jobs.clear()
         self.faults.reset()
         self.limiter.reset()
         self.stats.reset()

@@ -63,7 +63,10 @@ async def test_subscribed_socket_receives_flow_end_and_execution_history(
     assert end["eventBody"]["disconnectType"] == "SYSTEM"
     assert isinstance(end["eventBody"]["eventTime"], int)
     assert instances["eventBody"]["executionId"] == launched["id"]
-    assert instances["eventBody"]["execution"][0]["objectId"] == "wait"
+    started, waited = instances["eventBody"]["execution"]
+    assert started["objectType"] == "startedFlow"
+    assert "objectId" not in started
+    assert waited["objectId"] == "wait"
 
 
 async def test_workflow_run_publishes_one_history_message_when_it_finishes(
@@ -80,8 +83,14 @@ async def test_workflow_run_publishes_one_history_message_when_it_finishes(
     assert body["executionId"] == launched["id"]
     assert body["flowType"] == "workflow"
     assert body["flowExitReason"] == "FLOW_EXIT"
-    assert [item["objectId"] for item in body["execution"]] == ["a", "b", "c"]
-    assert [item["outputPathId"] for item in body["execution"]] == [
+    started, *visits = body["execution"]
+    assert started == {
+        "objectType": "startedFlow",
+        "startDateTime": body["startDateTime"],
+        "languageTag": "en-us",
+    }
+    assert [item["objectId"] for item in visits] == ["a", "b", "c"]
+    assert [item["outputPathId"] for item in visits] == [
         "__SUCCESS__",
         "found",
         "__SUCCESS__",
