@@ -19,6 +19,7 @@ from receiver.genesys import GenesysClient
 from receiver.ingest import endpoint as callbacks
 from receiver.ingest.credentials import CallbackCredentials
 from receiver.jobs.retention import Retention, RetentionPolicy
+from receiver.jobs.rollups import RollupJob
 from receiver.jobs.scheduler import JobScheduler
 from receiver.launches.flow_names import FlowNames
 from receiver.launches.service import LaunchService
@@ -46,6 +47,7 @@ from storage.launches import LaunchStore
 from storage.migrations import SchemaStore
 from storage.queries import EventStore
 from storage.retention import RetentionStore
+from storage.rollups import RollupStore
 from storage.sweeps import SweepStore
 from storage.tallies import TallyStore
 from storage.writer import EventWriter
@@ -131,7 +133,15 @@ def create_app(settings: Settings) -> FlowtrackApp:
         retention = (
             Retention(RetentionStore(engine), retention_policy) if retention_policy else None
         )
-        jobs = JobScheduler.from_settings(settings, sweeper=sweeper, retention=retention)
+        rollups = RollupJob(
+            RollupStore(engine), settings.rollups, events_retention_days=settings.retention_days
+        )
+        jobs = JobScheduler.from_settings(
+            settings,
+            sweeper=sweeper,
+            retention=retention,
+            rollups=rollups if settings.rollups.enabled else None,
+        )
         schema = SchemaStore(engine)
         readiness = Readiness(schema)
         genesys_check = GenesysCheck(genesys)

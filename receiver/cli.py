@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from receiver import demo as demo_cli
 from receiver.client import commands as client_cli
+from receiver.client import rollups as rollups_cli
 from receiver.errors import FlowtrackError
 from receiver.logs import configure_logging
 from receiver.settings import Settings
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(run=sandbox_cli.run)
 
     client_cli.add_commands(commands)
+    rollups_cli.add_commands(commands)
     return parser
 
 

@@ -132,10 +132,11 @@ class Coverage:
             return False
         if self.raw_events_since is None:
             return True
+        # By whole days: the daily rows say which days the rollups hold.
         raw_day = self.raw_events_since.timestamp() // DAY * DAY
         if self.rollups_since.timestamp() >= raw_day:
             return False
-        return window.since is None or window.since < self.raw_events_since.timestamp()
+        return window.since is None or window.since < raw_day
 
 
 @dataclass

@@ -36,7 +36,9 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, t
 from storage.engine import read_connection, write_transaction
 from storage.rollup_launches import changed_launches, count_launches
 from storage.rollup_merge import Delta
+from storage.rollup_retention import Pruned, prune_rollups
 from storage.rollup_runs import Contribution, contribution, names_of, run_key
+from storage.store import Store
 from storage.tables import Event, Launch
 from storage.tables.rollups import (
     RollupDuration,
@@ -343,3 +345,34 @@ def _last_at(found: Contribution, now: datetime) -> datetime:
     if not hours:
         return now
     return datetime.fromtimestamp(max(hours), UTC) + timedelta(hours=1)
+
+
+class RollupStore(Store):
+    """The rollups' advancer and upkeep, for async callers (storage.rollup_retention)."""
+
+    async def advance(self, *, limit: int = 5000) -> AdvanceReport:
+        """One batch (:func:`advance`)."""
+        return await self._run(advance, limit=limit)
+
+    async def lag(self) -> tuple[int, State]:
+        """Event ids behind the newest event, and where the rollups stand."""
+        return await self._run(lag)
+
+    async def reset(self) -> None:
+        """Empty them: the next batches take every event again (:func:`reset`)."""
+        await self._run(reset)
+
+    async def prune(
+        self,
+        *,
+        hourly_before: datetime,
+        daily_before: datetime | None,
+        events_before: datetime | None,
+    ) -> Pruned:
+        """Delete what is past the rollups' retention."""
+        return await self._run(
+            prune_rollups,
+            hourly_before=hourly_before,
+            daily_before=daily_before,
+            events_before=events_before,
+        )

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from receiver.jobs.job import Job
 from receiver.jobs.retention import Retention
+from receiver.jobs.rollups import RollupJob
 from receiver.launches.sweep import Sweeper
 from receiver.settings import Settings
 
@@ -38,14 +39,22 @@ class JobScheduler:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, sweeper: Sweeper, retention: Retention | None
+        cls,
+        settings: Settings,
+        *,
+        sweeper: Sweeper,
+        retention: Retention | None,
+        rollups: RollupJob | None = None,
     ) -> JobScheduler:
-        """The sweep unless ``FLOWTRACK_SWEEP_ENABLED`` is off, and retention when given."""
+        """The sweep unless ``FLOWTRACK_SWEEP_ENABLED`` is off, and retention and the
+        rollups when given."""
         schedule = []
         if settings.sweep_enabled:
             schedule.append(Every(sweeper, settings.sweep_interval_seconds))
         if retention is not None:
             schedule.append(Every(retention, settings.retention_interval_seconds))
+        if rollups is not None:
+            schedule.append(Every(rollups, settings.rollups.interval_seconds))
         return cls(schedule)
 
     def start(self) -> None:

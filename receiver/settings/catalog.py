@@ -27,6 +27,8 @@ from receiver.settings.declaration import DECLARATION, Setting, setting, setting
 from receiver.settings.console import SETTINGS as CONSOLE_SETTINGS
 from receiver.settings.console import ConsoleConfig, console_config
 from receiver.settings.genesys import DEFAULT_REGION, genesys_config, region
+from receiver.settings.rollups import SETTINGS as ROLLUPS_SETTINGS
+from receiver.settings.rollups import RollupsConfig, rollups_config
 from receiver.settings.tracking import SETTINGS as TRACKING_SETTINGS
 from receiver.settings.tracking import TrackingConfig, tracking_config
 from receiver.settings.values import ApiKey, WebhookSecret
@@ -286,6 +288,7 @@ class Settings:
     )
     console: ConsoleConfig = setting_group(console_config, *CONSOLE_SETTINGS)
     tracking: TrackingConfig = setting_group(tracking_config, *TRACKING_SETTINGS)
+    rollups: RollupsConfig = setting_group(rollups_config, *ROLLUPS_SETTINGS)
     webhooks: WebhooksConfig = setting_group(webhooks_config, *WEBHOOKS_SETTINGS)
     log_level: str = setting(
         "LOG_LEVEL",
