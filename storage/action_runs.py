@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
+from storage import outbox
 from storage.engine import is_sqlite, read_connection, write_transaction
 from storage.errors import DuplicateKey
 from storage.store import Store
@@ -133,7 +134,9 @@ def _reach_final_state(
     )
     if moved.rowcount == 0:
         return None
-    return connection.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+    row = connection.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+    outbox.action_run_ended(connection, row, ending.at)  # the webhook outbox, same transaction
+    return row
 
 
 def insert_run(

@@ -14,6 +14,7 @@ type models (``receiver.webhooks.events``) turn it into the body the receiver se
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -123,14 +124,27 @@ _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 def new_message_id() -> str:
     """``msg_`` and 26 characters: 48 bits of milliseconds, 80 random bits (ULID-like).
 
-    Time-ordered, so the delivery log pages by id; random, so ids reveal no counts.
+    Time-ordered, so the delivery log pages by id; within one millisecond a process's
+    ids still follow each other (the random part counts up), so the order they were made
+    in is the order they sort in. Random, so ids reveal no counts.
     """
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    global _last
+    with _lock:
+        millis, random = int(time.time() * 1000), int.from_bytes(os.urandom(10), "big")
+        if millis <= _last[0]:
+            millis, random = _last[0], _last[1] + 1
+        _last = (millis, random)
+    value = (millis << 80) | (random & _RANDOM_BITS)
     chars = []
     for _ in range(26):
         value, digit = divmod(value, 32)
         chars.append(_CROCKFORD[digit])
     return "msg_" + "".join(reversed(chars))
+
+
+_lock = threading.Lock()
+_last = (0, 0)
+_RANDOM_BITS = (1 << 80) - 1
 
 
 def subscribes(
@@ -216,6 +230,37 @@ def launch_ended(connection: Connection, launch: Mapping[str, Any], now: datetim
             subject=launch["id"],
             now=now,
         )
+
+
+#: The final states of a data action run that send ``action_run.failed`` (a cancelled
+#: run was stopped on request before it ran: it sends nothing).
+RUN_FAILED_STATES: Final = ("failed", "timed_out", "unknown")
+
+
+def action_run_ended(connection: Connection, run: Mapping[str, Any] | None, now: datetime) -> None:
+    """A data action run (its row as it now is) reached its final state."""
+    if run is None:
+        return
+    if run["state"] == "succeeded":
+        event_type = ACTION_RUN_SUCCEEDED
+    elif run["state"] in RUN_FAILED_STATES:
+        event_type = ACTION_RUN_FAILED
+    else:
+        return
+    error = run["error"]
+    # The error is JSON: kept whole or, over the cap, left out (the run API has it).
+    parsed = orjson.loads(error) if error and len(error) <= MAX_TEXT else None
+    data = {
+        "run_id": run["id"],
+        "action_id": run["action_id"],
+        "action_version": run["action_version"],
+        "state": run["state"],
+        "failure_reason": run["failure_reason"],
+        "error": parsed,
+        "dry_run": bool(run["dry_run"]),
+        "finished_at": run["finished_at"],
+    }
+    enqueue(connection, event_type, orjson.dumps(data), flow_id=None, subject=run["id"], now=now)
 
 
 class WriterOutbox:

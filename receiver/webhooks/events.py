@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from pydantic import Field
 
-from receiver.web.models import Timestamp, WireModel, one_of, render, timestamp
+from receiver.web.models import Timestamp, WireModel, one_of, raw_json, render, timestamp
 from storage import outbox
 from storage.vocabulary import SOURCES, STATES
 
@@ -99,11 +99,18 @@ class DeadLetterStored(WireModel):
 class ActionRunFinished(WireModel):
     """A data action run reached its final state (``action_run.*``)."""
 
-    run_id: str
-    action_id: str | None
-    state: str = Field(description="`succeeded` or `failed`.")
-    error_code: str | None
-    error_message: str | None = Field(description="Clipped at 2,000 characters.")
+    run_id: str = Field(description="`GET /api/v1/action-runs/{runId}` has everything.")
+    action_id: str
+    action_version: int | None
+    state: str = Field(
+        description="`succeeded`; or `failed`, `timed_out`, `unknown` (its outcome was "
+        "lost with the worker running it) for `action_run.failed`."
+    )
+    failure_reason: str | None
+    error: Annotated[
+        Any, raw_json("The error as the run keeps it (null over 2,000 characters).", nullable=True)
+    ]
+    dry_run: bool
     finished_at: Timestamp | None
 
     @classmethod
@@ -267,9 +274,11 @@ SAMPLES: dict[type[WireModel], dict[str, Any]] = {
     ActionRunFinished: {
         "run_id": "run-9",
         "action_id": "custom_-_5e6a",
+        "action_version": 2,
         "state": "failed",
-        "error_code": "timeout",
-        "error_message": "no answer within 10 s",
+        "failure_reason": "remote_error",
+        "error": {"message": "the CRM answered 500"},
+        "dry_run": False,
         "finished_at": _SAMPLE_AT,
     },
     WebhookTest: {"endpoint_id": "ep_01j9z3", "message": "a test message from flowtrack"},

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from storage import outbox
+from storage.action_runs import Ending, NewRun, cancel_run, finish_run, insert_run
 from storage.engine import write_transaction
 from storage.launches import NewLaunch, insert_launch, launches, mark_launch_failed, mark_launched
 from storage.records import DeadLetterRecord, EventRecord
@@ -210,3 +211,37 @@ async def test_the_writer_writes_no_message_without_a_subscriber(
 
     assert result.accepted == 1
     assert sent(engine) == []
+
+
+def test_a_data_action_run_that_finishes_sends_succeeded_or_failed_once(engine: Engine) -> None:
+    endpoint(engine, "ep_1", "action_run.succeeded", "action_run.failed")
+
+    def run(run_id: str, *, queued: bool = False) -> None:
+        new = NewRun(
+            run_id, "act-1", 3, "{}", False, True, None, None, None, None, None, None, None, NOW
+        )
+        if queued:
+            insert_run(engine, new)
+        else:
+            insert_run(engine, new, claimed_by="w", lease_until=NOW)
+
+    run("r-ok")
+    run("r-bad")
+    run("r-cancelled", queued=True)
+    finish_run(engine, "r-ok", "w", Ending(state="succeeded", at=NOW, output="{}"))
+    failed = Ending(
+        state="failed", at=NOW, failure_reason="remote_error", error='{"message":"500"}'
+    )
+    finish_run(engine, "r-bad", "w", failed)
+    finish_run(engine, "r-bad", "w", failed)  # already final: nothing more
+    assert cancel_run(engine, "r-cancelled", NOW)[0] is not None  # stopped on request
+
+    assert sent(engine) == [
+        ("ep_1", "action_run.succeeded", "r-ok"),
+        ("ep_1", "action_run.failed", "r-bad"),
+    ]
+    with engine.connect() as connection:
+        data = connection.execute(
+            select(messages.c.data).where(messages.c.subject == "r-bad")
+        ).scalar_one()
+    assert orjson.loads(data)["error"] == {"message": "500"}
