@@ -1,10 +1,11 @@
 """An action's contract as Genesys serves it (genesys-api.md §16.C.2): schemas, files, flattening.
 
-``GET …/{actionId}?expand=contract`` returns ``inputSchema`` and ``successSchema`` whole;
-the ``…Uri`` fields name the same documents under ``…/{actionId}/schemas/{fileName}``
-(the file names are the sandbox's: Genesys' own are UNCONFIRMED, so clients must take
-them from the URIs). With ``flatten=true`` only the ``…Flattened`` variants come back,
-in Architect's flattened form: nested object properties become ``parent.child`` names.
+``GET …/{actionId}?expand=contract`` returns ``inputSchema`` and ``successSchema`` whole
+(draft-04 documents, as created); the ``…Uri`` fields name the same documents under
+``…/{actionId}/schemas/{fileName}`` (the file names are the sandbox's: Genesys' own are
+UNCONFIRMED, so clients must take them from the URIs). With ``flatten=true`` only the
+``…Flattened`` variants come back, in Architect's flattened form: nested object
+properties become ``parent.child`` names.
 
 Input is checked with a real JSON Schema validator (draft-04 unless the schema names
 another ``$schema``), every problem at once, each with its field path.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError
@@ -22,7 +23,6 @@ from jsonschema.validators import validator_for
 
 from sandbox.errors import NotFound
 
-DRAFT_04 = "http://json-schema.org/draft-04/schema#"
 _FILES = {"input": "inputSchema", "success": "successSchema", "error": "errorSchema"}
 
 
@@ -50,32 +50,34 @@ def schema_document(action_id: str, contract: Mapping[str, Any], file_name: str)
             side = contract.get("input" if part == "input" else "output") or {}
             schema = side.get(key)
             if isinstance(schema, dict):
-                return with_schema_id(schema, action_id, part)
+                return schema
     raise NotFound(f"Schema file {file_name} was not found for action {action_id}.")
 
 
-def with_schema_id(schema: Mapping[str, Any], action_id: str, part: str) -> dict[str, Any]:
-    """``schema`` with the ``$schema`` and ``id`` Genesys stamps on stored documents."""
-    return {"$schema": DRAFT_04, "id": f"urn:{action_id}:{part}", **schema}
+ContractView = Literal["stored", "uris", "expanded"]
 
 
 def contract_json(
-    action_id: str, contract: Mapping[str, Any], *, expand: bool, flatten: bool
+    action_id: str, contract: Mapping[str, Any], *, view: ContractView, flatten: bool = False
 ) -> dict[str, Any]:
     """The ``ActionContract`` of an ``Action`` document.
 
-    The URIs are always there; the documents themselves only with ``expand``, whole or
-    (``flatten``) flattened.
+    ``expanded`` (``expand=contract``): the schemas, whole or (``flatten``) flattened,
+    with their ``…Uri``s; ``uris``: only the URIs (what Genesys is expected to send
+    without ``expand``, :attr:`~sandbox.config.SandboxConfig.contract_needs_expand`);
+    ``stored``: the contract as it was created (the lenient default without ``expand``).
     """
+    if view == "stored":
+        return dict(contract)
     input_side: dict[str, Any] = {"inputSchemaUri": schema_uri(action_id, "input")}
     output_side: dict[str, Any] = {"successSchemaUri": schema_uri(action_id, "success")}
     source_out = contract.get("output") or {}
     if isinstance(source_out.get("errorSchema"), dict):
         output_side["errorSchemaUri"] = schema_uri(action_id, "error")
-    if not expand:
+    if view == "uris":
         return {"input": input_side, "output": output_side}
     documents = {
-        part: with_schema_id(schema, action_id, part)
+        part: schema
         for part, schema in (
             ("input", (contract.get("input") or {}).get("inputSchema")),
             ("success", source_out.get("successSchema")),

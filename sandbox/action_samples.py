@@ -27,6 +27,7 @@ LOOKUP_ACCOUNT = "custom_-_5a9b7c3d-0000-4000-8000-0000000a0001"
 SLOW_REPORT = "custom_-_5a9b7c3d-0000-4000-8000-0000000a0002"
 FLAKY_LOOKUP = "custom_-_5a9b7c3d-0000-4000-8000-0000000a0003"
 CATEGORY = "Sandbox samples"
+DRAFT_04 = "http://json-schema.org/draft-04/schema#"
 
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}
 
@@ -36,6 +37,7 @@ _LOOKUP_ACCOUNT: dict[str, Any] = {
     "contract": {
         "input": {
             "inputSchema": {
+                "$schema": DRAFT_04,
                 "title": "Lookup Account input",
                 "type": "object",
                 "required": ["accountId"],
@@ -49,6 +51,7 @@ _LOOKUP_ACCOUNT: dict[str, Any] = {
         },
         "output": {
             "successSchema": {
+                "$schema": DRAFT_04,
                 "title": "Lookup Account output",
                 "type": "object",
                 "properties": {
@@ -100,6 +103,7 @@ _SLOW_REPORT: dict[str, Any] = {
     "contract": {
         "input": {
             "inputSchema": {
+                "$schema": DRAFT_04,
                 "title": "Slow Report input",
                 "type": "object",
                 "required": ["reportName"],
@@ -111,6 +115,7 @@ _SLOW_REPORT: dict[str, Any] = {
         },
         "output": {
             "successSchema": {
+                "$schema": DRAFT_04,
                 "title": "Slow Report output",
                 "type": "object",
                 "properties": {"reportId": {"type": "string"}, "rows": {"type": "integer"}},
@@ -135,6 +140,7 @@ _FLAKY_LOOKUP: dict[str, Any] = {
     "contract": {
         "input": {
             "inputSchema": {
+                "$schema": DRAFT_04,
                 "title": "Flaky Lookup input",
                 "type": "object",
                 "required": ["key"],
@@ -147,6 +153,7 @@ _FLAKY_LOOKUP: dict[str, Any] = {
         },
         "output": {
             "successSchema": {
+                "$schema": DRAFT_04,
                 "title": "Flaky Lookup output",
                 "type": "object",
                 "properties": {"key": {"type": "string"}, "value": {"type": "string"}},

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox import execute_api
-from sandbox.action_contract import flattened_schema, schema_document
+from sandbox.action_contract import ContractView, flattened_schema, schema_document
 from sandbox.errors import BadRequest, Conflict
 from sandbox.integrations import Action, IntegrationRegistry, action_json
 from sandbox.state import sandbox_of
@@ -122,8 +122,8 @@ async def list_actions(request: Request) -> Response:
         reverse=(params.get("sortOrder") or "").upper() == "DESC",
     )
     include = query_bool(request, "includeConfig")
-    expand = not sandbox_of(request).config.contract_needs_expand
-    documents = [action_json(a, include_config=include, expand=expand) for a in actions]
+    view: ContractView = "uris" if sandbox_of(request).config.contract_needs_expand else "stored"
+    documents = [action_json(a, include_config=include, view=view) for a in actions]
     return JSONResponse(entity_listing(request, documents))
 
 
@@ -134,10 +134,15 @@ async def get_action(request: Request) -> Response:
     expand = request.query_params.get("expand")
     if expand not in (None, "", "contract"):
         raise BadRequest("'expand' takes only 'contract'.", code="invalid.query.param.value")
+    view: ContractView = "stored"
+    if expand == "contract":
+        view = "expanded"
+    elif sandbox.config.contract_needs_expand:
+        view = "uris"
     document = action_json(
         action,
         include_config=query_bool(request, "includeConfig"),
-        expand=expand == "contract" or not sandbox.config.contract_needs_expand,
+        view=view,
         flatten=query_bool(request, "flatten"),
     )
     return JSONResponse(document)

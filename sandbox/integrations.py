@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sandbox.action_contract import contract_json
+from sandbox.action_contract import ContractView, contract_json
 from sandbox.errors import NotFound
 from sandbox.timestamps import iso, utc_now
 
@@ -226,19 +226,23 @@ def config_json(registry: IntegrationRegistry, integration: Integration) -> dict
 
 
 def action_json(
-    action: Action, *, include_config: bool, expand: bool = True, flatten: bool = False
+    action: Action,
+    *,
+    include_config: bool,
+    view: ContractView = "stored",
+    flatten: bool = False,
 ) -> dict[str, Any]:
     """``Action``; ``config`` only with ``includeConfig=true``, as upstream.
 
-    The contract carries its schema URIs, and the schemas themselves when ``expand``
-    (see :func:`~sandbox.action_contract.contract_json`).
+    ``view`` says how much of the contract to show
+    (:func:`~sandbox.action_contract.contract_json`).
     """
     document: dict[str, Any] = {
         "id": action.id,
         "name": action.name,
         "integrationId": action.integration_id,
         "category": action.category,
-        "contract": contract_json(action.id, action.contract, expand=expand, flatten=flatten),
+        "contract": contract_json(action.id, action.contract, view=view, flatten=flatten),
         "version": action.version,
         "secure": action.secure,
         "selfUri": f"/api/v2/integrations/actions/{action.id}",

@@ -68,6 +68,14 @@ async def test_expand_contract_brings_the_draft_04_schemas_and_their_uris() -> N
     assert bad_expand.status_code == 400
 
 
+async def test_without_expand_the_contract_is_served_as_created() -> None:
+    async with sandbox_client() as client:
+        plain = (await client.get(f"{ACTIONS}/{FLAKY_LOOKUP}")).json()
+
+    assert set(plain["contract"]["input"]) == {"inputSchema"}
+    assert plain["contract"]["input"]["inputSchema"]["title"] == "Flaky Lookup input"
+
+
 async def test_contract_needs_expand_serves_only_the_uris_without_it() -> None:
     async with sandbox_client(contract_needs_expand=True) as client:
         plain = (await client.get(f"{ACTIONS}/{LOOKUP_ACCOUNT}")).json()
@@ -84,17 +92,21 @@ async def test_contract_needs_expand_serves_only_the_uris_without_it() -> None:
 
 async def test_the_schema_files_are_served_at_their_uris() -> None:
     async with sandbox_client() as client:
-        action = (await client.get(f"{ACTIONS}/{SLOW_REPORT}")).json()
+        action = (
+            await client.get(f"{ACTIONS}/{SLOW_REPORT}", params={"expand": "contract"})
+        ).json()
         input_uri = action["contract"]["input"]["inputSchemaUri"]
         success_uri = action["contract"]["output"]["successSchemaUri"]
         input_schema = (await client.get(input_uri)).json()
         success_schema = (await client.get(success_uri)).json()
         missing = await client.get(f"{ACTIONS}/{SLOW_REPORT}/schemas/other.json")
+        flat = await client.get(input_uri, params={"flatten": "true"})
 
     assert input_schema["title"] == "Slow Report input"
     assert input_schema["required"] == ["reportName"]
     assert success_schema["properties"]["rows"] == {"type": "integer"}
     assert missing.status_code == 404
+    assert set(flat.json()["properties"]) == {"reportName", "delaySeconds"}
 
 
 async def test_flatten_lifts_nested_properties_to_dotted_names(
