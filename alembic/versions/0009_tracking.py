@@ -37,9 +37,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_tracking_gaps')),
     )
     op.create_index('ix_tracking_gaps_started', 'tracking_gaps', ['started_at', 'id'], unique=False)
+    op.create_table(
+        'history_pulls',
+        sa.Column('launch_id', sa.String(length=64), nullable=False),
+        sa.Column('state', sa.String(length=32), nullable=False),
+        sa.Column('instance_id', sa.String(length=128), nullable=True),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('next_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('detail', sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint('launch_id', name=op.f('pk_history_pulls')),
+    )
+    op.create_index('ix_history_pulls_state_next', 'history_pulls', ['state', 'next_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_history_pulls_state_next', table_name='history_pulls')
+    op.drop_table('history_pulls')
     op.drop_index('ix_tracking_gaps_started', table_name='tracking_gaps')
     op.drop_table('tracking_gaps')
     op.drop_table('tracking_lease')

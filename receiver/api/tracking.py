@@ -15,11 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.bridge.status import BridgeStatus
+from receiver.history_pull.puller import PullStatus
 from receiver.resources import services
 from receiver.web.models import Timestamp, WireModel, one_of, render
 from receiver.web.operations import STORAGE_UNAVAILABLE, Reply, operation
 from receiver.web.responses import JSONResponse
 from storage.gaps import BACKFILLS
+from storage.history_pulls import PULL_STATES
 from storage.lease import LeaseState
 
 #: Gaps shown (newest first).
@@ -67,7 +69,9 @@ class Gap(WireModel):
     )
     backfill: str = one_of(
         BACKFILLS,
-        "What becomes of the window: `no_pull` while the history pull is not available.",
+        "What becomes of the window: `pending` (the history pull will fetch the launches "
+        "that ran in it), `pulled` (done), `no_pull` (the history pull is off: what was sent "
+        "meanwhile is lost).",
     )
 
 
@@ -93,15 +97,54 @@ class Notifications(WireModel):
     )
 
 
+class HistoryPull(WireModel):
+    """The execution history download (FLOWTRACK_HISTORY_PULL)."""
+
+    enabled: bool = Field(description="This process takes part in the pull.")
+    execution_data: bool | None = Field(
+        description="The org's execution-data setting as last read (false: Genesys keeps "
+        "no history; an admin must switch it on and republish the flows); null: not read."
+    )
+    last_round_at: Timestamp | None
+    last_error: str | None
+    stored_events: _Count = Field(description="Events the last holder stored from histories.")
+    duplicate_events: _Count = Field(description="History events that were already stored.")
+    launches: dict[str, _Count] = Field(
+        description="Launches by history state: `pending` (not found yet, tried again), "
+        "`pulled`, `ambiguous` (several runs matched: none taken), `expired` (ended over 10 "
+        "days ago without history).",
+        json_schema_extra={"propertyNames": {"enum": list(PULL_STATES)}},
+    )
+
+    @classmethod
+    def of(cls, enabled: bool, lease: LeaseState | None, launches: dict[str, int]) -> HistoryPull:
+        status = PullStatus.from_json(lease.status) if lease and lease.status else PullStatus()
+        return cls.model_construct(
+            enabled=enabled,
+            execution_data=status.execution_data,
+            last_round_at=status.last_round_at,
+            last_error=status.last_error,
+            stored_events=status.stored_events,
+            duplicate_events=status.duplicate_events,
+            launches=launches,
+        )
+
+
 class TrackingState(WireModel):
     """How flows are followed without data action steps."""
 
     notifications: Notifications
     gaps: list[Gap] = Field(description=f"The latest {RECENT_GAPS} gaps, newest first.")
+    history_pull: HistoryPull
 
     @classmethod
     def of(
-        cls, enabled: bool, lease: LeaseState | None, gaps: list[Any], now: datetime
+        cls,
+        enabled: bool,
+        lease: LeaseState | None,
+        gaps: list[Any],
+        now: datetime,
+        history_pull: HistoryPull,
     ) -> TrackingState:
         """The resource from the stored lease and gaps."""
         held = lease is not None and lease.expires_at > now
@@ -140,6 +183,7 @@ class TrackingState(WireModel):
         )
         return cls.model_construct(
             notifications=notifications,
+            history_pull=history_pull,
             gaps=[
                 Gap.model_construct(
                     id=g.id,
@@ -160,8 +204,9 @@ class TrackingState(WireModel):
     access="read",
     description="The notification channels (who holds them, since when, until when, the "
     "last message), the subscribed topics with their state, the rejected ones with the "
-    "permissions they lack, the topics left out for lack of budget, and the latest gaps "
-    "in the push. See docs/tracking.md.",
+    "permissions they lack, the topics left out for lack of budget, the latest gaps in "
+    "the push and their backfill, and the history pull's progress (the org's "
+    "execution-data setting, launches by history state). See docs/tracking.md.",
     replies={200: Reply("The tracking state.", TrackingState)},
     failures=(STORAGE_UNAVAILABLE,),
 )
@@ -170,5 +215,8 @@ async def get_tracking(request: Request) -> Response:
     tracking = services(request).tracking
     lease = await tracking.lease()
     gaps = list(await tracking.gaps.recent(RECENT_GAPS))
-    state = TrackingState.of(tracking.config.notifications, lease, gaps, datetime.now(UTC))
+    pull = HistoryPull.of(
+        tracking.config.history_pull, await tracking.pull_lease(), await tracking.pulls.counts()
+    )
+    state = TrackingState.of(tracking.config.notifications, lease, gaps, datetime.now(UTC), pull)
     return JSONResponse(render(state))

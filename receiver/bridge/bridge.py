@@ -33,7 +33,7 @@ from receiver.genesys.notifications import NotificationsApi
 from receiver.jobs.task import BackgroundTask
 from receiver.settings.tracking import TrackingConfig
 from storage.errors import StorageError
-from storage.gaps import NO_PULL, GapStore
+from storage.gaps import NO_PULL, PENDING, GapStore
 from storage.lease import LeaseState, LeaseStore
 from storage.records import EventRecord
 from storage.tracking_state import TrackingStateStore
@@ -80,6 +80,8 @@ class NotificationBridge(BackgroundTask):
         self._left_out: tuple[str, ...] = ()
         self._flows: set[str] = set()
         self._wake = asyncio.Event()
+        # With the history pull on, a gap's window is pulled; else it stays a gap.
+        self._backfill = PENDING if config.history_pull else NO_PULL
 
     def notice(self, rows: Sequence[EventRecord]) -> None:
         """Events were stored (the writer's hook): a new flow is followed at once."""
@@ -112,7 +114,7 @@ class NotificationBridge(BackgroundTask):
             extra={"action": "bridge.holding", "holder": self.holder},
         )
         self.holding = True
-        first_gaps = ChannelGaps(self._gaps, self.holder, backfill=NO_PULL)
+        first_gaps = ChannelGaps(self._gaps, self.holder, backfill=self._backfill)
         if previous is not None and previous.holder != self.holder:
             # Nothing listened between the previous holder's last sign of life and now.
             since = previous.status_at or previous.acquired_at
@@ -173,7 +175,7 @@ class NotificationBridge(BackgroundTask):
                 gaps = (
                     first_gaps
                     if index == 0
-                    else ChannelGaps(self._gaps, self.holder, backfill=NO_PULL)
+                    else ChannelGaps(self._gaps, self.holder, backfill=self._backfill)
                 )
                 runner = ChannelRunner(
                     self._api,

@@ -5,17 +5,24 @@ arriving again — from the socket twice during a rollover, from EventBridge, a 
 action or the history — is a duplicate by its dedupe key. Writes are not awaited one
 by one: up to ``max_in_flight`` are pending at once, so the writer's group commit
 stores a burst together, and a full window holds the socket's reader back.
+
+A ``v2.flows.instances.flow`` message cut to fit (``executionItemsTruncated``) carries a
+pre-signed ``executionHistoryUri``: the full record is downloaded from it and stored
+too (source ``history``; the items the message did carry are duplicates).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from receiver.genesys import GenesysError
+from receiver.history_pull.record import UnreadableRecord, read_record
 from receiver.ingest.notifications import read_notification
 from storage.errors import StorageError
 from storage.records import DeadLetterRecord, EventRecord, WriteResult
@@ -36,13 +43,22 @@ class SinkCounts:
         self.duplicate_events = 0
         self.dead_letters = 0
         self.write_retries = 0
+        self.truncated = 0
 
 
 class MessageSink:
     """Turns notification messages into events and stores them through the writer."""
 
-    def __init__(self, writer: EventWriter, *, max_in_flight: int = 512) -> None:
+    def __init__(
+        self,
+        writer: EventWriter,
+        *,
+        download: Callable[[str], Awaitable[Any]] | None = None,
+        max_in_flight: int = 512,
+    ) -> None:
+        """``download`` fetches a pre-signed link (for truncated messages)."""
         self._writer = writer
+        self._download = download
         self._window = asyncio.Semaphore(max_in_flight)
         self._pending: set[asyncio.Task[None]] = set()
         self.counts = SinkCounts()
@@ -57,10 +73,33 @@ class MessageSink:
         if errors:
             events = []
             letters = (_dead_letter(message, errors, received_at),)
+        await self._submit(self._store(events, letters))
+        body = message.get("eventBody")
+        if isinstance(body, dict) and body.get("executionItemsTruncated") is True:
+            uri, execution_id = body.get("executionHistoryUri"), body.get("executionId")
+            if isinstance(uri, str) and isinstance(execution_id, str) and self._download:
+                self.counts.truncated += 1
+                await self._submit(self._complete(uri, execution_id))
+
+    async def _submit(self, work: Awaitable[None]) -> None:
         await self._window.acquire()
-        task = asyncio.create_task(self._store(events, letters))
+        task = asyncio.ensure_future(work)
         self._pending.add(task)
         task.add_done_callback(self._done)
+
+    async def _complete(self, uri: str, execution_id: str) -> None:
+        """The whole record of a run whose message was cut, from its download link."""
+        assert self._download is not None
+        try:
+            document = await self._download(uri)
+            events = read_record(document, instance_id=execution_id, received_at=datetime.now(UTC))
+        except (GenesysError, UnreadableRecord) as exc:
+            log.warning(
+                f"the full history of a truncated message could not be read: {exc}",
+                extra={"action": "bridge.truncated_unread", "execution_id": execution_id},
+            )
+            return
+        await self._store(events, ())
 
     async def drain(self) -> None:
         """Wait until every message fed so far is committed (or given up)."""

@@ -22,6 +22,7 @@ from receiver.genesys.actions import ActionsApi
 from receiver.genesys.config import GenesysConfig
 from receiver.genesys.conversation import Conversation
 from receiver.genesys.execution import FlowExecution, LaunchedExecution
+from receiver.genesys.instances import FlowInstancesApi
 from receiver.genesys.integrations import IntegrationsApi
 from receiver.genesys.notifications import NotificationsApi
 from receiver.genesys.observer import GenesysObserver
@@ -33,8 +34,8 @@ class GenesysClient:
     """Intent-named Platform API calls over one shared ``httpx.AsyncClient``.
 
     Flows and conversations are methods of the client; what registration needs lives
-    on ``integrations``, ``actions`` and ``notifications``. All of them share one token,
-    one rate limiter and one retry policy.
+    on ``integrations``, ``actions``, ``notifications`` and ``instances`` (execution
+    history). All of them share one token, one rate limiter and one retry policy.
 
     The application's lifespan owns ``http`` (and closes it); this client only borrows
     it and sets URLs, headers and timeouts per request, so ``http`` needs no
@@ -67,6 +68,7 @@ class GenesysClient:
         self.integrations = IntegrationsApi(self._session)
         self.actions = ActionsApi(self._session)
         self.notifications = NotificationsApi(self._session)
+        self.instances = FlowInstancesApi(self._session, http)
 
     async def check_credentials(self) -> None:
         """Ask for an access token: proves the client id and secret work (GenesysError)."""

@@ -285,6 +285,7 @@ def _instance_events(fields: FieldReader, context: _Context, topic_flow: str) ->
         summary = {k: v for k, v in fields.obj.items() if k != "execution"}
         events.append(event("start", "start", started, summary))
     errored: set[str] = set()
+    last_exit = None if fields.obj.get("executionItemsTruncated") is True else ended
     for position, (item, object_id, object_type, at, output_path, item_id) in enumerate(parsed):
         node = {"node_id": object_id, "node_type": object_type}
         if object_id is not None:
@@ -293,8 +294,9 @@ def _instance_events(fields: FieldReader, context: _Context, topic_flow: str) ->
         if isinstance(error, dict):
             errored.add(str(error.get("executionId") or item_id))
             events.append(_error_event(event, error, str(item_id), at, object_id))
-        # The platform records no exit: it is the next item's start, or the flow's end.
-        exit_at = parsed[position + 1][3] if position + 1 < len(parsed) else ended
+        # The platform records no exit: it is the next item's start, or the flow's end —
+        # unless the list was cut (the next item is in the full record, not here).
+        exit_at = parsed[position + 1][3] if position + 1 < len(parsed) else last_exit
         if exit_at is not None and object_id is not None:
             events.append(
                 event(

@@ -1,5 +1,6 @@
-"""The ``FLOWTRACK_NOTIFICATION*`` variables: the notification bridge (#18) that follows
-launched flows through a Genesys notification channel, with no change to the flows.
+"""The ``FLOWTRACK_NOTIFICATION*`` and ``FLOWTRACK_HISTORY_PULL*`` variables: following
+launched flows with no change to them (#18) — the notification bridge (push) and the
+execution history download (pull).
 
 They are declared together in the one :class:`~receiver.settings.catalog.Settings`
 field they build, ``tracking``.
@@ -33,6 +34,10 @@ class TrackingConfig:
     refresh_seconds: float
     topics_per_channel: int
     max_channels: int
+    history_pull: bool = False
+    pull_interval_seconds: float = 60.0
+    pull_calls_per_minute: int = 60
+    pull_poll_seconds: float = 1.0
 
 
 def flow_ids(raw: str) -> tuple[str, ...]:
@@ -71,6 +76,10 @@ def tracking_config(
         refresh_seconds=values["NOTIFICATION_REFRESH_SECONDS"],
         topics_per_channel=topics,
         max_channels=channels,
+        history_pull=values["HISTORY_PULL"],
+        pull_interval_seconds=values["HISTORY_PULL_INTERVAL"],
+        pull_calls_per_minute=values["HISTORY_PULL_CALLS_PER_MINUTE"],
+        pull_poll_seconds=values["HISTORY_PULL_POLL_SECONDS"],
     )
 
 
@@ -128,5 +137,32 @@ SETTINGS: Final = (
         "18",
         "Channels the holder opens at most (Genesys allows 20 per OAuth client); topics "
         "beyond them are logged (`bridge.budget_exceeded`) and not followed.",
+    ),
+    Setting(
+        "HISTORY_PULL",
+        flag,
+        "0",
+        "`1`: download the execution history of ended launches that have no node events "
+        "(or ran during a gap in the push) from Genesys (docs/tracking.md). Needs the "
+        "Genesys client settings and execution data switched on in the org.",
+    ),
+    Setting(
+        "HISTORY_PULL_INTERVAL",
+        positive_float,
+        "60",
+        "Seconds between two rounds of the history pull (one process at a time runs one).",
+    ),
+    Setting(
+        "HISTORY_PULL_CALLS_PER_MINUTE",
+        positive_int,
+        "60",
+        "Platform API calls the history pull may make per minute, out of "
+        "`FLOWTRACK_GENESYS_RATE_LIMIT_PER_MINUTE`: the rest stays for launches and the sweep.",
+    ),
+    Setting(
+        "HISTORY_PULL_POLL_SECONDS",
+        positive_float,
+        "1",
+        "How often a download job's state is asked for until it is ready.",
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String, Text
+from sqlalchemy import Column, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from storage.columns import BigIntegerKey, UTCDateTime
@@ -47,3 +47,23 @@ class TrackingGap(SQLModel, table=True):
     reason: str = Field(sa_column=Column(String(64), nullable=False))
     holder: str = Field(sa_column=Column(String(128), nullable=False))
     backfill: str = Field(sa_column=Column(String(32), nullable=False))
+
+
+class HistoryPull(SQLModel, table=True):
+    """Where one launch's execution history stands (receiver.history_pull).
+
+    ``state``: ``pending`` (not found yet; tried again at ``next_at``), ``pulled``,
+    ``ambiguous`` (several runs could be it: none is taken), ``expired`` (past the
+    platform's 10-day retention without history).
+    """
+
+    __tablename__ = "history_pulls"
+    __table_args__ = (Index("ix_history_pulls_state_next", "state", "next_at"),)
+
+    launch_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    state: str = Field(sa_column=Column(String(32), nullable=False))
+    instance_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    attempts: int = Field(sa_column=Column(Integer, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    next_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    detail: str | None = Field(default=None, sa_column=Column(Text))

@@ -29,6 +29,16 @@ def ended(page: dict[str, Any]) -> bool:
     )
 
 
+async def settles_as(api: httpx.AsyncClient, launch_id: str, state: str) -> None:
+    """The launch reaches ``state`` (the tracker follows commits in the background)."""
+
+    async def fetch() -> str:
+        found: str = (await api.get(f"/api/v1/launches/{launch_id}", headers=READ)).json()["state"]
+        return found
+
+    await eventually(fetch, lambda found: found == state)
+
+
 async def launch(api: httpx.AsyncClient, flow_id: str) -> str:
     response = await api.post("/api/v1/launches", json={"flowId": flow_id})
     assert response.status_code == 201, response.text
@@ -49,15 +59,13 @@ async def test_a_flow_without_data_actions_gets_its_whole_history_from_push_alon
         assert visits(page) == [("prepare", "exited"), ("lookup", "exited"), ("notify", "exited")]
         nodes = [s for s in page["items"] if s["type"] == "node"]
         assert all(s["source"] == "notification" and s["durationMs"] >= 0 for s in nodes)
-        launched = (await api.get(f"/api/v1/launches/{ok}", headers=READ)).json()
-        assert launched["state"] == "completed"
+        await settles_as(api, ok, "completed")
 
         page = await eventually(lambda: transitions(api, fails), ended)
         assert visits(page) == [("fetch", "exited"), ("push", "errored")]
         [errored] = [s for s in page["items"] if s["outcome"] == "errored"]
         assert errored["errorCode"] == "DATA_ACTION_FAILED"
-        launched = (await api.get(f"/api/v1/launches/{fails}", headers=READ)).json()
-        assert launched["state"] == "failed"
+        await settles_as(api, fails, "failed")
 
         state = await tracking(api)
         assert state["notifications"]["holder"]
@@ -75,3 +83,27 @@ async def test_a_flow_launched_for_the_first_time_is_subscribed_to_at_once(
         page = await eventually(lambda: transitions(api, second), ended)
         assert visits(page) == [("prepare", "exited"), ("lookup", "exited"), ("notify", "exited")]
         assert (await transitions(api, first))["items"]  # its start, at least
+
+
+async def test_a_truncated_message_is_completed_from_its_download_link(
+    database_url: str,
+) -> None:
+    from sandbox.config import SandboxConfig
+    from sandbox.server import running_sandbox
+    from tests.conftest import FLOW_SLOW, TEST_FLOWS
+
+    config = SandboxConfig(flows=TEST_FLOWS, seed=7, time_scale=0.2, notification_max_items=5)
+    async with (
+        running_sandbox(config) as sandbox,
+        flowtrack(database_url, sandbox, FLOWTRACK_NOTIFICATION_FLOWS=FLOW_SLOW) as (_, api),
+    ):
+        await eventually(lambda: tracking(api), listening)
+        launch_id = await launch(api, FLOW_SLOW)
+        page = await eventually(lambda: transitions(api, launch_id), ended)
+        steps = [(f"step-{n}", "exited") for n in range(20)]
+        page = await eventually(lambda: transitions(api, launch_id), lambda p: visits(p) == steps)
+        nodes = [s for s in page["items"] if s["type"] == "node"]
+        assert {s["source"] for s in nodes} == {"notification", "history"}
+        # Each visit ends where the next begins, across the cut too.
+        for visit, following in zip(nodes, nodes[1:], strict=False):
+            assert visit["exitedAt"] == following["enteredAt"]

@@ -225,3 +225,11 @@ def test_an_eventbridge_delivery_keeps_the_envelope_identity_in_raw() -> None:
         raw = orjson.loads(event.raw)
         assert {k: raw[k] for k in envelope} == envelope
         assert isinstance(raw["detail"], dict)
+
+
+def test_a_truncated_list_leaves_its_last_visit_open_for_the_full_record() -> None:
+    events, errors = read(instances(executionItemsTruncated=True))
+    assert errors == []
+    exits = [e.node_id for e in events if e.kind == "node_exit"]
+    assert exits == ["task-main", "act-lookup"]
+    assert events[-1].kind == "complete"
