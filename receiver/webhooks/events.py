@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import Field
 
-from receiver.web.models import Timestamp, WireModel, one_of, raw_json, render, timestamp
+from receiver.web.models import Timestamp, WireModel, one_of, raw_json, render
 from storage import outbox
 from storage.vocabulary import SOURCES, STATES
 
@@ -223,13 +223,27 @@ AnyMessage = (
 )
 
 
+#: The body model of each data shape.
+_ENVELOPES: dict[type[WireModel], type[WireModel]] = {
+    LaunchEnded: LaunchEndedMessage,
+    FlowError: FlowErrorMessage,
+    ActionRunFinished: ActionRunFinishedMessage,
+    DeadLetterStored: DeadLetterStoredMessage,
+    WebhookTest: WebhookTestMessage,
+}
+
+
+def message(event_type: str, created_at: datetime, data: str) -> WireModel:
+    """The body of a message, as its model: its type's ``data`` from the kept facts."""
+    shape = TYPES[event_type].data
+    envelope = _ENVELOPES[shape]
+    content = shape.of(orjson.loads(data))
+    return envelope.model_construct(type=event_type, timestamp=created_at, data=content)
+
+
 def body(event_type: str, created_at: datetime, data: str) -> bytes:
-    """The body of a message: the envelope with its type's ``data`` from the kept facts."""
-    facts = orjson.loads(data)
-    model = TYPES[event_type].data.of(facts)
-    return orjson.dumps(
-        {"type": event_type, "timestamp": timestamp(created_at), "data": render(model)}
-    )
+    """The body of a message, as sent: the same bytes at every attempt."""
+    return orjson.dumps(render(message(event_type, created_at, data)))
 
 
 _SAMPLE_AT = "2026-03-02T10:15:00.120000+00:00"
@@ -285,12 +299,11 @@ SAMPLES: dict[type[WireModel], dict[str, Any]] = {
 }
 
 
-def example(event_type: str) -> dict[str, Any]:
+def example(event_type: str) -> WireModel:
     """An example body of ``event_type``, as a receiver would get it."""
     shape = TYPES[event_type].data
     facts = dict(SAMPLES[shape])
     if shape in (LaunchEnded, ActionRunFinished):
         facts["state"] = event_type.split(".", 1)[1]
     created = datetime.fromisoformat(_SAMPLE_AT)
-    decoded: dict[str, Any] = orjson.loads(body(event_type, created, orjson.dumps(facts).decode()))
-    return decoded
+    return message(event_type, created, orjson.dumps(facts).decode())
