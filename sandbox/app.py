@@ -14,6 +14,7 @@ from sandbox import (
     action_control,
     actions_api,
     channel_controls,
+    channel_flood,
     control_api,
     conversations_api,
     flows_api,
@@ -63,6 +64,7 @@ def create_sandbox_app(config: SandboxConfig) -> Starlette:
         *action_control.routes,
         *stub.routes,
         *channel_controls.routes,
+        *channel_flood.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -44,6 +44,8 @@ Node keys:
                        random in proportion to its weight
 ``on_error``           node to continue at when this node fails or its Call Data Action
                        answers non-2xx / times out (the failure path)
+``outcome``            ``SUCCESS`` or ``FAILURE``: the node sets the flow's outcome (a
+                       conversation run publishes ``…flow.outcome`` when it is left)
 
 A node with neither ``next`` nor ``paths`` (or a path whose ``to`` is null) ends the run.
 """
@@ -88,6 +90,8 @@ FLOW_TYPES = frozenset(
 )
 LAUNCHABLE_TYPES = frozenset({"workflow"})
 SUCCESS_PATH = "__SUCCESS__"
+#: ``flowOutcomeValue`` a node may set (``UNKNOWN`` is what Genesys reports without one).
+OUTCOME_VALUES = frozenset({"SUCCESS", "FAILURE"})
 _ID_NAMESPACE = uuid.UUID("3f0e9a52-8d0c-4c55-9b8e-1a2b3c4d5e6f")
 
 
@@ -113,6 +117,7 @@ class NodeDefinition:
     error_code: str = "FLOW_NODE_ERROR"
     paths: tuple[OutputPath, ...] = ()
     on_error: str | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,9 @@ def _parse_node(raw: Any, where: str) -> NodeDefinition:
     elif "paths" in raw:
         paths = tuple(_parse_path(item, where) for item in _list(raw, "paths", where))
     on_error = raw.get("on_error")
+    outcome = raw.get("outcome")
+    if outcome is not None and outcome not in OUTCOME_VALUES:
+        raise FlowFileError(f"{where}: 'outcome' must be one of {sorted(OUTCOME_VALUES)}")
     return NodeDefinition(
         id=node_id,
         type=str(raw.get("type", "Task")),
@@ -237,6 +245,7 @@ def _parse_node(raw: Any, where: str) -> NodeDefinition:
         error_code=str(raw.get("error_code", "FLOW_NODE_ERROR")),
         paths=paths,
         on_error=str(on_error) if on_error is not None else None,
+        outcome=outcome,
     )
 
 

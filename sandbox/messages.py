@@ -1,6 +1,6 @@
 """Shapes of every message the sandbox pushes: notification bodies, frames, envelopes.
 
-- ``v2.detail.events.conversation.{id}.flow.start`` / ``.flow.end`` bodies
+- ``v2.detail.events.conversation.{id}.flow.start`` / ``.flow.end`` / ``.flow.outcome`` bodies
   (genesys-api.md §6; epoch-ms ``eventTime``, upper-case enums),
 - ``v2.flows.instances.flow.{flowId}`` execution history (§5.4),
 - the WebSocket frame ``{topicName, version, eventBody, metadata: {CorrelationId}}`` (§7.4)
@@ -73,6 +73,25 @@ def flow_end_body(
         disconnectType=disconnect_type,
         exitReason=exit_reason,
         connectedDurationMs=max(0, epoch_ms(at) - epoch_ms(execution.launched_at)),
+    )
+    return body
+
+
+def flow_outcome_body(
+    execution: Execution, conversation: Conversation, node_id: str, value: str, at: datetime
+) -> dict[str, Any]:
+    """``FlowOutcomeDetailEventTopicFlowOutcomeEvent``: the outcome a node set.
+
+    ``flowOutcomeId`` stands for the outcome definition (``/api/v2/flows/outcomes``); the
+    sandbox derives a stable one from the flow and the node.
+    """
+    body = _detail_common(execution, conversation, at)
+    body.update(
+        flowOutcomeId=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{execution.flow.id}/{node_id}")),
+        flowOutcomeStartTime=epoch_ms(execution.launched_at),
+        flowOutcomeEndTime=epoch_ms(at),
+        flowOutcomeValue=value,
+        flowMilestones=[],
     )
     return body
 

@@ -35,7 +35,12 @@ from sandbox.executions import Execution
 from sandbox.flows import SUCCESS_PATH, NodeDefinition, OutputPath
 from sandbox.history import HistoryLog
 from sandbox.invoker import ActionInvoker, ActionOutcome
-from sandbox.messages import conversation_topic, flow_end_body, flow_start_body
+from sandbox.messages import (
+    conversation_topic,
+    flow_end_body,
+    flow_outcome_body,
+    flow_start_body,
+)
 from sandbox.notifications import NotificationHub
 from sandbox.stats import Stats
 from sandbox.timestamps import iso, utc_now
@@ -183,6 +188,8 @@ class FlowRun:
         left = await self._report("node_exit", node, output_path=item["outputPathId"])
         if left is not None and left.path != "success":
             return self._step_failed(node, item, left)
+        if node.outcome is not None:
+            self._publish_outcome(node)
         return path.target if path else None
 
     def _choose(self, paths: tuple[OutputPath, ...]) -> OutputPath | None:
@@ -259,6 +266,13 @@ class FlowRun:
         if answer is not None and answer.stop and event != "complete":
             raise _Stopped
         return answer
+
+    def _publish_outcome(self, node: NodeDefinition) -> None:
+        if self.conversation is not None and node.outcome is not None:
+            body = flow_outcome_body(
+                self.execution, self.conversation, node.id, node.outcome, utc_now()
+            )
+            self._hub.publish(conversation_topic(self.conversation.id, "outcome"), body)
 
     def _publish_start(self) -> None:
         if self.conversation is not None:

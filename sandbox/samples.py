@@ -6,6 +6,9 @@ from typing import Any
 
 from sandbox.flows import FlowDefinition, parse_flows
 
+#: The sample flow without Call Data Action steps (docs/sandbox.md).
+ADDRESS_CHANGE = "9a3c5e7f-1b2d-4e6f-8a0b-c2d4e6f8a0b1"
+
 _SAMPLES: list[dict[str, Any]] = [
     {
         "id": "7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37",
@@ -116,6 +119,60 @@ _SAMPLES: list[dict[str, Any]] = [
                 "next": "bye",
             },
             {"id": "bye", "type": "Disconnect", "name": "Disconnect", "duration_ms": 50},
+        ],
+    },
+    {
+        "id": ADDRESS_CHANGE,
+        "name": "Address change (no data actions)",
+        "type": "workflow",
+        "conversation": True,
+        "data_action_steps": False,
+        "description": (
+            "Has no Call Data Action steps: its nodes are seen only through the notification"
+            " push and the execution-history pull."
+        ),
+        "nodes": [
+            {
+                "id": "main",
+                "type": "Task",
+                "name": "Main task",
+                "duration_ms": 100,
+                "next": "verify",
+            },
+            {
+                "id": "verify",
+                "type": "Decision",
+                "name": "Address valid?",
+                "duration_ms": 200,
+                "paths": [
+                    {"name": "__YES__", "to": "update", "weight": 4},
+                    {"name": "__NO__", "to": "not-updated", "weight": 1},
+                ],
+            },
+            {
+                "id": "update",
+                "type": "UpdateData",
+                "name": "Update the address",
+                "duration_ms": 300,
+                "error_probability": 0.1,
+                "error_code": "ADDRESS_LOCKED",
+                "on_error": "not-updated",
+                "next": "updated",
+            },
+            {
+                "id": "updated",
+                "type": "SetFlowOutcome",
+                "name": "Outcome: address updated",
+                "duration_ms": 20,
+                "outcome": "SUCCESS",
+            },
+            {
+                "id": "not-updated",
+                "type": "SetFlowOutcome",
+                "name": "Outcome: address not updated",
+                "duration_ms": 20,
+                "outcome": "FAILURE",
+            },
         ],
     },
     {

@@ -9,9 +9,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 import pytest
 from websockets.asyncio.client import connect
 
+from sandbox.samples import ADDRESS_CHANGE
 from sandbox.server import RunningSandbox, running_sandbox
 from tests.sandbox.conftest import (
     CONVERSATION,
@@ -437,3 +439,53 @@ async def test_a_flow_without_data_action_steps_calls_nothing_yet_has_its_histor
         "actionSetFlowOutcome",
         "endedFlow",
     ]
+
+
+async def test_the_sample_flow_without_data_actions_is_seen_whole_by_push_and_pull(
+    receiver: CallbackReceiver,
+) -> None:
+    instances = f"v2.flows.instances.flow.{ADDRESS_CHANGE}"
+    async with history_sandbox(flows=None, seed=1) as (_, api):
+        await register_callback_action(api, receiver.url)
+        channel = await new_channel(api, instances)
+        async with connect(channel["connectUri"]) as socket:
+            launched = await launch(api, ADDRESS_CHANGE)
+            status = (await api.get(f"/api/v2/flows/executions/{launched['id']}")).json()
+            conversation_id = status["conversation"]["id"]
+            details = f"v2.detail.events.conversation.{conversation_id}?flow.end&flow.outcome"
+            await subscribe(api, channel["id"], details)
+            frames = await frames_until(socket, instances)
+        done = await finished(api, launched["id"])
+        record = (await download_record(api, launched["id"]))["flow"]
+
+    pushed = frames[instances]["eventBody"]
+    outcome = frames[f"v2.detail.events.conversation.{conversation_id}.flow.outcome"]
+    visits = [item["objectId"] for item in pushed["execution"][1:]]
+    assert visits[:2] == ["main", "verify"]
+    assert visits[-1] in {"updated", "not-updated"}
+    expected = "SUCCESS" if visits[-1] == "updated" else "FAILURE"
+    assert outcome["eventBody"]["flowOutcomeValue"] == expected
+    assert outcome["eventBody"]["flowId"] == ADDRESS_CHANGE
+    nested = record["execution"][1]["startedTask"]["execution"]
+    assert [next(iter(item.values()))["actionId"] for item in nested] == visits[1:]
+    assert record["conversationId"] == conversation_id
+    assert done["status"] == "COMPLETED"
+    assert receiver.events(launched["id"]) == []
+
+
+async def subscribe(api: httpx.AsyncClient, channel_id: str, *topics: str) -> None:
+    response = await api.post(
+        f"/api/v2/notifications/channels/{channel_id}/subscriptions",
+        json=[{"id": t} for t in topics],
+    )
+    assert response.status_code == 200, response.text
+
+
+async def frames_until(socket: Any, last: str, within: float = 5.0) -> dict[str, Any]:
+    """Every frame by topic (the first of each) until one on ``last`` arrives."""
+    frames: dict[str, Any] = {}
+    async with asyncio.timeout(within):
+        while last not in frames:
+            frame = orjson.loads(await socket.recv())
+            frames.setdefault(frame["topicName"], frame)
+    return frames
