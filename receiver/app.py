@@ -95,7 +95,7 @@ def create_app(settings: Settings) -> FlowtrackApp:
         launch_store, sweep_store = LaunchStore(engine), SweepStore(engine)
         tracker = LaunchTracker(launch_store)
         metrics = Metrics()
-        tracking = Tracking(settings.tracking, engine)
+        tracking = Tracking(settings.tracking, engine, metrics.registry)
         writer = EventWriter(
             engine,
             max_batch_events=settings.writer_max_batch_events,

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from receiver.bridge.channel import ChannelRunner
+from receiver.bridge.channel import ChannelRunner, ChannelState
 from receiver.bridge.gaps import ChannelGaps
 from receiver.bridge.sink import MessageSink
 from receiver.bridge.status import BridgeStatus
@@ -80,6 +80,7 @@ class NotificationBridge(BackgroundTask):
         self._left_out: tuple[str, ...] = ()
         self._flows: set[str] = set()
         self._wake = asyncio.Event()
+        self._recorders: list[ChannelGaps] = []
         # With the history pull on, a gap's window is pulled; else it stays a gap.
         self._backfill = PENDING if config.history_pull else NO_PULL
 
@@ -115,6 +116,7 @@ class NotificationBridge(BackgroundTask):
         )
         self.holding = True
         first_gaps = ChannelGaps(self._gaps, self.holder, backfill=self._backfill)
+        self._recorders.append(first_gaps)
         if previous is not None and previous.holder != self.holder:
             # Nothing listened between the previous holder's last sign of life and now.
             since = previous.status_at or previous.acquired_at
@@ -172,11 +174,10 @@ class NotificationBridge(BackgroundTask):
         )
         for index, slot in enumerate(packing.slots):
             if index == len(self._runners):
-                gaps = (
-                    first_gaps
-                    if index == 0
-                    else ChannelGaps(self._gaps, self.holder, backfill=self._backfill)
-                )
+                gaps = first_gaps
+                if index > 0:
+                    gaps = ChannelGaps(self._gaps, self.holder, backfill=self._backfill)
+                    self._recorders.append(gaps)
                 runner = ChannelRunner(
                     self._api,
                     self.sink,
@@ -199,6 +200,20 @@ class NotificationBridge(BackgroundTask):
         await self._leases.publish(
             LEASE_NAME, self.holder, self.status().to_json(), datetime.now(UTC)
         )
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """Topics no channel had room for."""
+        return self._left_out
+
+    @property
+    def gaps_recorded(self) -> int:
+        """Gaps this process recorded since start."""
+        return sum(recorder.recorded for recorder in self._recorders)
+
+    def channel_states(self) -> list[ChannelState]:
+        """Each channel's state now."""
+        return [runner.state for runner in self._runners]
 
     def status(self) -> BridgeStatus:
         """This holder's channels and topics now."""

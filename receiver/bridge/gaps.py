@@ -25,6 +25,8 @@ class ChannelGaps:
         self._holder = holder
         self._backfill = backfill
         self._open: tuple[int, datetime] | None = None
+        #: Gaps recorded since start (a metric).
+        self.recorded = 0
 
     async def lost(self, since: datetime, reason: str) -> None:
         """Nothing has listened since ``since``."""
@@ -36,6 +38,7 @@ class ChannelGaps:
             log.error(f"gap not recorded: {exc}", extra={"action": "bridge.gap_failed"})
             return
         self._open = (gap_id, since)
+        self.recorded += 1
         log.warning(
             f"notifications are not being received since {since.isoformat()} ({reason})",
             extra={"action": "bridge.gap", "gap_id": gap_id, "reason": reason},

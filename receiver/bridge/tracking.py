@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from receiver.bridge.bridge import LEASE_NAME, NotificationBridge, holder_id
+from receiver.bridge.metrics import TrackingCollector
 from receiver.bridge.sink import MessageSink
 from receiver.genesys import GenesysClient
 from receiver.history_pull.puller import LEASE_NAME as PULL_LEASE
@@ -34,7 +36,10 @@ Listener = Callable[[list[EventRecord]], None]
 class Tracking:
     """The notification bridge of this process (None when off) and its stores."""
 
-    def __init__(self, config: TrackingConfig, engine: Engine) -> None:
+    def __init__(
+        self, config: TrackingConfig, engine: Engine, registry: CollectorRegistry | None = None
+    ) -> None:
+        """``registry``: where the tracking metrics are registered (the app's)."""
         self.config = config
         self.leases = LeaseStore(engine)
         self.gaps = GapStore(engine)
@@ -42,6 +47,8 @@ class Tracking:
         self._engine = engine
         self.bridge: NotificationBridge | None = None
         self.puller: HistoryPuller | None = None
+        if registry is not None:
+            registry.register(TrackingCollector(self))
 
     def listening(self, listener: Listener) -> Listener:
         """``listener``, and the bridge's too when it runs (a new flow is followed at once)."""

@@ -107,3 +107,15 @@ async def test_a_truncated_message_is_completed_from_its_download_link(
         # Each visit ends where the next begins, across the cut too.
         for visit, following in zip(nodes, nodes[1:], strict=False):
             assert visit["exitedAt"] == following["enteredAt"]
+
+
+async def test_the_bridge_is_seen_in_the_metrics(database_url: str, sandbox: Any) -> None:
+    async with flowtrack(database_url, sandbox, FLOWTRACK_NOTIFICATION_FLOWS=FLOW_OK) as (_, api):
+        await eventually(lambda: tracking(api), listening)
+        launch_id = await launch(api, FLOW_OK)
+        await eventually(lambda: transitions(api, launch_id), ended)
+        text = (await api.get("/metrics", headers=READ)).text
+        assert "flowtrack_bridge_holding 1.0" in text
+        assert "flowtrack_bridge_channels_connected 1.0" in text
+        assert 'flowtrack_bridge_topics{state="Permitted"} 1.0' in text
+        assert "flowtrack_bridge_messages_total 1.0" in text
