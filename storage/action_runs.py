@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from storage import outbox
@@ -369,6 +369,25 @@ def run_stats(
             select(func.count()).where(*window, runs.c.cached_from.is_not(None))
         ).scalar()
     return RunStats(stats.by_state, stats.by_failure_reason, stats.latencies_ms, int(hits or 0))
+
+
+def delete_old_runs(engine: Engine, *, cutoff: datetime, limit: int) -> int:
+    """Delete up to ``limit`` runs that ended before ``cutoff`` (retention)."""
+    doomed = (
+        select(runs.c.id)
+        .where(
+            runs.c.state.in_(FINAL_STATES),
+            # finished_at >= created_at, and (state, created_at) is indexed.
+            runs.c.created_at < cutoff,
+            runs.c.finished_at < cutoff,
+        )
+        .limit(limit)
+    )
+    if not is_sqlite(engine):
+        doomed = doomed.with_for_update(skip_locked=True)
+    with write_transaction(engine) as connection:
+        result = connection.execute(delete(runs).where(runs.c.id.in_(doomed)))
+    return int(result.rowcount)
 
 
 def _one(engine: Engine, where: Any) -> RowMapping | None:

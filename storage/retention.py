@@ -12,7 +12,8 @@ With ``cutoff`` = now minus the period, what goes:
   both before the cutoff — except one still told to stop (``stop_requested_at`` after
   ``keep_stopped_since``): its flow may call back and must still be answered ``stop``;
 - **dead letters** received before the cutoff;
-- **audit records** made before the cutoff.
+- **audit records** made before the cutoff;
+- **data action runs** that ended before the cutoff (storage.action_runs).
 
 Each call deletes at most one batch in its own short transaction, so the ingest writer
 (SQLite: one write lock) waits at most one batch. On PostgreSQL the batch is chosen
@@ -28,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, exists, or_, select, tuple_
 
+from storage.action_runs import delete_old_runs
 from storage.engine import read_connection, write_transaction
 from storage.store import Store
 from storage.tables import AuditRecord, DeadLetter, Event, Launch
@@ -187,3 +189,7 @@ class RetentionStore(Store):
     async def delete_old_audit(self, *, cutoff: datetime, limit: int) -> int:
         """Delete up to ``limit`` audit records made before ``cutoff``."""
         return await self._run(delete_old_audit, cutoff=cutoff, limit=limit)
+
+    async def delete_old_action_runs(self, *, cutoff: datetime, limit: int) -> int:
+        """Delete up to ``limit`` data action runs that ended before ``cutoff``."""
+        return await self._run(delete_old_runs, cutoff=cutoff, limit=limit)

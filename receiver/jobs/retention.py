@@ -59,6 +59,7 @@ class RetentionReport:
     launches: int = 0
     dead_letters: int = 0
     audit: int = 0
+    action_runs: int = 0
     batches: int = 0
     complete: bool = False
 
@@ -124,6 +125,7 @@ class Retention(Job[RetentionReport]):
             ),
             ("dead_letters", lambda: store.delete_old_dead_letters(cutoff=cutoff, limit=limit)),
             ("audit", lambda: store.delete_old_audit(cutoff=cutoff, limit=limit)),
+            ("action_runs", lambda: store.delete_old_action_runs(cutoff=cutoff, limit=limit)),
         )
         for counted, delete in passes:
             while await self._may_continue(deadline):
