@@ -1,13 +1,13 @@
 """The history pull: a round every interval, run by one process at a time (a lease).
 
-A round: mark launches past the 10-day retention ``expired``; take the ended launches
-that need their history (storage.history_pulls); per flow, query the runs started in
-their time window — halving a window whose answer reaches the 200 cap, since the query
-has no paging — and match them to the launches (receiver.history_pull.matching); start
-one download job for the matched runs, poll it, download each file (a pre-signed link,
-no Authorization) and store its events through the writer (source ``history``,
-deduplicated against what the push or a data action already stored). Then mark the
-gaps whose launches are all settled ``pulled``.
+A round: mark launches past the 10-day retention ``expired``; take the launches that
+need their history (storage.history_pulls); per flow, query the runs started in their
+time window (receiver.history_pull.search: a window whose answer reaches the 200 cap
+is halved, the query has no paging) and match them to the launches
+(receiver.history_pull.matching); start one download job for the matched runs, poll
+it, download each file (a pre-signed link, no Authorization) and store its events
+through the writer (source ``history``, deduplicated against what the push or a data
+action already stored). Then mark the gaps whose launches are all settled ``pulled``.
 
 Every Platform API call of a round counts against ``pull_calls_per_minute`` (the rest
 of the client's rate limit stays for launches and the sweep); a round that reaches it
@@ -30,6 +30,7 @@ from receiver.genesys import GenesysError
 from receiver.genesys.instances import DataJob, FlowInstance, FlowInstancesApi
 from receiver.history_pull.matching import SKEW, match
 from receiver.history_pull.record import UnreadableRecord, read_record
+from receiver.history_pull.search import find_runs
 from receiver.jobs.task import BackgroundTask
 from receiver.settings.tracking import TrackingConfig
 from storage.errors import StorageError
@@ -45,7 +46,6 @@ RETENTION = timedelta(days=10)
 _BATCH = 100
 _JOB_IDS = 50
 _MAX_POLLS = 120
-_MIN_WINDOW = timedelta(seconds=1)
 _RETRY_MAX = timedelta(hours=6)
 
 
@@ -175,7 +175,7 @@ class HistoryPuller(BackgroundTask):
     async def _pull_flow(self, flow_id: str, launches: list[Candidate]) -> None:
         since = min(launch.created_at for launch in launches) - SKEW
         until = max(launch.ended_at for launch in launches) + SKEW
-        instances = await self._find(flow_id, since, until)
+        instances = await find_runs(self._api, flow_id, since, until, self._spend)
         matches = match(launches, instances)
         now = datetime.now(UTC)
         for launch_id in matches.ambiguous:
@@ -190,24 +190,6 @@ class HistoryPuller(BackgroundTask):
         found = list(matches.found.items())
         for start in range(0, len(found), _JOB_IDS):
             await self._download(found[start : start + _JOB_IDS], attempts)
-
-    async def _find(self, flow_id: str, since: datetime, until: datetime) -> list[FlowInstance]:
-        """Every run started in ``[since, until)``, halving windows the cap cuts."""
-        self._spend()
-        answer = await self._api.query(flow_id, since, until)
-        if not answer.capped or until - since <= _MIN_WINDOW:
-            if answer.capped:
-                log.warning(
-                    f"over 200 runs of flow {flow_id} started within one second: some are "
-                    "not found",
-                    extra={"action": "history_pull.capped", "flow_id": flow_id},
-                )
-            return list(answer.instances)
-        middle = since + (until - since) / 2
-        return [
-            *await self._find(flow_id, since, middle),
-            *await self._find(flow_id, middle, until),
-        ]
 
     async def _download(
         self, found: list[tuple[str, FlowInstance]], attempts: dict[str, int]
