@@ -109,6 +109,8 @@ def templates() -> Jinja2Templates:
         autoescape=select_autoescape(["html", "svg"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship with the package: no file system check on each render.
+        auto_reload=False,
     )
     digests = _digests()
     environment.filters.update(when=when, iso=iso, duration=duration, ago=ago)
