@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from receiver import demo as demo_cli
+from receiver.client import actions as actions_cli
 from receiver.client import commands as client_cli
 from receiver.client import rollups as rollups_cli
 from receiver.errors import FlowtrackError
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     client_cli.add_commands(commands)
     rollups_cli.add_commands(commands)
+    actions_cli.add_commands(commands)
     return parser
 
 
