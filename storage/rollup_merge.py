@@ -68,21 +68,21 @@ class Delta:
 
     def run(self, flow_id: str, old: Contribution, new: Contribution) -> None:
         """Replace a run's ``old`` contribution with ``new``."""
-        for sign, part in ((-1, old), (1, new)):
-            for (hour, node), counts in part.nodes.items():
-                for grain, bucket in grains(hour):
-                    _add(self.nodes, (flow_id, grain, bucket, node), counts, sign)
-            for (hour, node, index), count in part.durations.items():
-                for grain, bucket in grains(hour):
-                    _add(self.durations, (flow_id, grain, bucket, node, index), [count], sign)
-            for (hour, source, target), count in part.edges.items():
-                for grain, bucket in grains(hour):
-                    _add(self.edges, (flow_id, grain, bucket, source, target), [count], sign)
-            for (hour, path), count in part.paths.items():
-                key = path_key(path)
-                self.path_names[key] = "\x1f".join(path)
-                for grain, bucket in grains(hour):
-                    _add(self.paths, (flow_id, grain, bucket, key), [count], sign)
+        # What changed, first: a run taken again mostly adds to counts it already had.
+        for (hour, node), counts in _changes(old.nodes, new.nodes).items():
+            for grain, bucket in grains(hour):
+                _add(self.nodes, (flow_id, grain, bucket, node), counts, 1)
+        for (hour, node, index), count in _changes(old.durations, new.durations).items():
+            for grain, bucket in grains(hour):
+                _add(self.durations, (flow_id, grain, bucket, node, index), [count], 1)
+        for (hour, source, target), count in _changes(old.edges, new.edges).items():
+            for grain, bucket in grains(hour):
+                _add(self.edges, (flow_id, grain, bucket, source, target), [count], 1)
+        for (hour, path), count in _changes(old.paths, new.paths).items():
+            key = path_key(path)
+            self.path_names[key] = "\x1f".join(path)
+            for grain, bucket in grains(hour):
+                _add(self.paths, (flow_id, grain, bucket, key), [count], 1)
 
     def launch(
         self, flow_id: str, hour: int, state: str, node_id: str, node_name: str | None, sign: int
@@ -162,6 +162,23 @@ class Delta:
                     for (f, n), (t, name) in sorted(self.node_names.items())
                 ],
             )
+
+
+def _changes(old: dict[Any, Any], new: dict[Any, Any]) -> dict[Any, Any]:
+    """new - old, per key, without the keys that did not change."""
+    changed: dict[Any, Any] = {}
+    for key in old.keys() | new.keys():
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if isinstance(after if after is not None else before, list):
+            width = len(after if after is not None else before)
+            before = before or [0] * width
+            after = after or [0] * width
+            changed[key] = [b - a for a, b in zip(before, after, strict=True)]
+        else:
+            changed[key] = (after or 0) - (before or 0)
+    return changed
 
 
 def _add(into: Counts, key: tuple[Any, ...], counts: Iterable[int], sign: int) -> None:

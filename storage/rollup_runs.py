@@ -1,8 +1,9 @@
 """What one run adds to the rollups: its events walked with storage.visits, bucketed.
 
 A run is a flow's events of one launch; else of one conversation; else of one execution
-(as storage.flowruns groups them). Its contribution is computed from all of its events
-each time it gets a new one, and replaces the previous contribution in the aggregates
+(as storage.flowruns groups them). The rollups keep each run's facts (what a walk needs
+of its events, ``rollup_runs.facts``); when the run gets new events its contribution is
+computed again from all of them and replaces the previous one in the aggregates
 (storage.rollups): so a late, out-of-order or missing-then-found event changes the
 answer exactly as if the events had arrived in order, and a visit's duration counts
 once its enter and its exit are both in.
@@ -29,7 +30,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -128,21 +128,12 @@ class Contribution:
         return found
 
 
-def contribution(rows: Sequence[Any]) -> Contribution:
-    """What a run's events (rows with id, kind, source, occurred_at, node_id, node_type)
-    add to the rollups."""
+def contribution(taken: Sequence[RunEvent]) -> Contribution:
+    """What a run's facts (``occurred_at`` in epoch ms) add to the rollups."""
     found = Contribution()
-    if not rows:
+    if not taken:
         return found
-    facts = sorted(
-        (
-            RunEvent(
-                row.id, row.kind, row.source, _epoch_ms(row.occurred_at), row.node_id, row.node_type
-            )
-            for row in rows
-        ),
-        key=lambda fact: (fact.occurred_at, fact.id),
-    )
+    facts = sorted(taken, key=lambda fact: (fact.occurred_at, fact.id))
     first = hour_of(facts[0].occurred_at / 1000)
     found.node(first, "")[_RUNS] += 1
     for fact in facts:
@@ -198,8 +189,16 @@ def _is_token(fact: RunEvent) -> bool:
     )
 
 
-def _epoch_ms(value: datetime) -> float:
-    return value.timestamp() * 1000.0
+def as_fact(row: Any) -> RunEvent:
+    """A stored event row (``occurred_at`` a datetime) as the fact a run is made of."""
+    return RunEvent(
+        row.id,
+        row.kind,
+        row.source,
+        row.occurred_at.timestamp() * 1000.0,
+        row.node_id,
+        row.node_type,
+    )
 
 
 def names_of(rows: Iterable[Any]) -> dict[tuple[str, str], tuple[str | None, str | None]]:

@@ -9,16 +9,18 @@ Each batch (:func:`advance`):
    writers, on PostgreSQL), or one that never will be (a rolled-back insert, a
    duplicate's spent sequence value): gaps are looked for again for
    :data:`GAP_SECONDS`, then forgotten;
-3. re-reads every run those events belong to (all of its events, from the flow's
-   covering index) and computes its contribution (storage.rollup_runs); reads the
-   launches changed since the launch watermark;
+3. adds the events to the facts kept of each run they belong to (``rollup_runs``)
+   and computes the run's contribution before and after (storage.rollup_runs); reads
+   the launches changed since the launch watermark;
 4. in one transaction: moves ``rollup_state`` on *only if its version is still the one
    read in 1* (another advancer — a second replica, ``flowtrack rollups rebuild`` —
    may have committed meanwhile: then this batch is dropped and nothing is written),
    takes back each run's and launch's previous contribution and adds the new one.
 
 So any number of processes may advance at once: the row lock on ``rollup_state`` lets
-one batch commit at a time, and recomputing a run from its events is idempotent.
+one batch commit at a time, and each event is taken into its run exactly once. The
+events table is read by primary key only, so a batch costs the same however many
+events are stored.
 """
 
 from __future__ import annotations
@@ -27,17 +29,30 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 
 from storage.engine import read_connection, write_transaction
+from storage.flowruns import RunEvent
 from storage.rollup_launches import changed_launches, count_launches
 from storage.rollup_merge import Delta
 from storage.rollup_retention import Pruned, prune_rollups
-from storage.rollup_runs import Contribution, contribution, names_of, run_key
+from storage.rollup_runs import contribution, names_of, run_key
 from storage.store import Store
 from storage.tables import Event, Launch
 from storage.tables.rollups import (
@@ -66,19 +81,18 @@ GAP_SECONDS = 60.0
 MOST_GAPS = 100_000
 _STATE = "events"
 _CHUNK = 400
-_RUN_COLUMNS = (
+_COLUMNS = (
+    events.c.id,
     events.c.flow_id,
     events.c.launch_id,
     events.c.conversation_id,
     events.c.flow_execution_id,
-    events.c.id,
     events.c.kind,
     events.c.source,
-    events.c.occurred_at,
     events.c.node_id,
     events.c.node_type,
+    events.c.node_name,
 )
-_NEW_COLUMNS = (*_RUN_COLUMNS, events.c.node_name)
 AGGREGATES = (
     RollupNode,
     RollupDuration,
@@ -90,6 +104,9 @@ AGGREGATES = (
     RollupFlowNode,
     RollupRun,
 )
+
+
+RunId = tuple[str, str]
 
 
 @dataclass
@@ -132,18 +149,17 @@ def advance(engine: Engine, *, limit: int = 5000, now: datetime | None = None) -
     with read_connection(engine) as connection:
         state = read_state(connection)
         rows = connection.execute(
-            select(*_NEW_COLUMNS)
+            select(*_COLUMNS, epoch_ms(connection).label("ms"))
             .where(events.c.id > state.position)
             .order_by(events.c.id)
             .limit(limit)
         ).all()
         found = _found_gaps(connection, state.gaps)
         taken = [*rows, *found]
-        runs = _runs_of(taken)
-        new = {key: contribution(found_rows) for key, found_rows in _run_events(connection, runs)}
-        old = _stored(connection, runs)
+        added = _facts_of(taken)
+        stored = _stored(connection, added)
         launched = changed_launches(connection, state.launches_at, limit)
-    report = AdvanceReport(len(taken), len(runs), len(launched.rows))
+    report = AdvanceReport(len(taken), len(added), len(launched.rows))
     position = max((row.id for row in rows), default=state.position)
     gaps = _next_gaps(state, rows, found, position, clock)
     report.position, report.gaps = position, len(gaps)
@@ -152,13 +168,18 @@ def advance(engine: Engine, *, limit: int = 5000, now: datetime | None = None) -
     if not taken and not launched.rows and launched.at == state.launches_at and not expired:
         return report
     delta = Delta()
-    for key in runs:
-        delta.run(key[0], old.get(key, Contribution()), new.get(key, Contribution()))
+    merged: dict[RunId, list[RunEvent]] = {}
+    for key, facts in added.items():
+        before = stored.get(key, [])
+        known = {fact.id for fact in before}
+        merged[key] = [*before, *(fact for fact in facts if fact.id not in known)]
+        delta.run(key[0], contribution(before), contribution(merged[key]))
     for row in taken:
         if row.flow_id is not None:
+            at = datetime.fromtimestamp(row.ms / 1000, UTC)
             latest = delta.last_event_at.get(row.flow_id)
-            if latest is None or row.occurred_at > latest:
-                delta.last_event_at[row.flow_id] = row.occurred_at
+            if latest is None or at > latest:
+                delta.last_event_at[row.flow_id] = at
     delta.node_names = names_of(taken)
     with write_transaction(engine) as connection:
         if not _claim(connection, state, position, gaps, launched.at, now):
@@ -166,7 +187,7 @@ def advance(engine: Engine, *, limit: int = 5000, now: datetime | None = None) -
             return report
         count_launches(connection, launched.rows, delta)
         delta.write(connection)
-        _store(connection, runs, new, now)
+        _store(connection, merged)
     return report
 
 
@@ -233,7 +254,11 @@ def _found_gaps(connection: Connection, gaps: dict[int, float]) -> Sequence[Any]
     ids = sorted(gaps)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        found.extend(connection.execute(select(*_NEW_COLUMNS).where(events.c.id.in_(chunk))))
+        found.extend(
+            connection.execute(
+                select(*_COLUMNS, epoch_ms(connection).label("ms")).where(events.c.id.in_(chunk))
+            )
+        )
     return found
 
 
@@ -253,98 +278,66 @@ def _next_gaps(
     return gaps
 
 
-RunId = tuple[str, str]
-
-
-def _runs_of(rows: Sequence[Any]) -> dict[RunId, Any]:
-    """(flow, run key) → one of its rows, for each run the rows belong to."""
-    runs: dict[RunId, Any] = {}
+def _facts_of(rows: Sequence[Any]) -> dict[RunId, list[RunEvent]]:
+    """The rows' facts, by the run they belong to (rows without a flow belong to none)."""
+    runs: dict[RunId, list[RunEvent]] = {}
     for row in rows:
         if row.flow_id is not None:
-            key = run_key(row.launch_id, row.conversation_id, row.flow_execution_id)
-            runs.setdefault((row.flow_id, key), row)
+            key = (row.flow_id, run_key(row.launch_id, row.conversation_id, row.flow_execution_id))
+            fact = RunEvent(row.id, row.kind, row.source, float(row.ms), row.node_id, row.node_type)
+            runs.setdefault(key, []).append(fact)
     return runs
 
 
-def _run_events(connection: Connection, runs: dict[RunId, Any]) -> list[tuple[RunId, list[Any]]]:
-    """All stored events of each run, read from the flow's covering index."""
-    by_kind: dict[str, list[RunId]] = {"l": [], "c": [], "x": []}
-    for key in runs:
-        by_kind[key[1][0]].append(key)
-    grouped: dict[RunId, list[Any]] = {key: [] for key in runs}
-    launch, conversation, execution = (
-        events.c.launch_id,
-        events.c.conversation_id,
-        events.c.flow_execution_id,
-    )
-    for kind, keys in by_kind.items():
-        for start in range(0, len(keys), _CHUNK):
-            chunk = sorted(keys[start : start + _CHUNK])
-            pairs = [(flow_id, key[1:]) for flow_id, key in chunk]
-            if kind == "l":
-                where = and_(
-                    events.c.flow_id.is_not(None), tuple_(events.c.flow_id, launch).in_(pairs)
-                )
-            elif kind == "c":
-                where = and_(launch.is_(None), tuple_(events.c.flow_id, conversation).in_(pairs))
-            else:
-                where = and_(
-                    launch.is_(None),
-                    conversation.is_(None),
-                    tuple_(events.c.flow_id, func.coalesce(execution, "")).in_(pairs),
-                )
-            for row in connection.execute(select(*_RUN_COLUMNS).where(where)):
-                key = run_key(row.launch_id, row.conversation_id, row.flow_execution_id)
-                grouped[(row.flow_id, key)].append(row)
-    return list(grouped.items())
-
-
-def _stored(connection: Connection, runs: dict[RunId, Any]) -> dict[RunId, Contribution]:
+def _stored(connection: Connection, runs: dict[RunId, Any]) -> dict[RunId, list[RunEvent]]:
+    """The facts each run had when it was last taken."""
     keys = sorted(runs)
-    stored: dict[RunId, Contribution] = {}
+    stored: dict[RunId, list[RunEvent]] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
         for flow_id, key, text in connection.execute(
-            select(runs_table.c.flow_id, runs_table.c.run_key, runs_table.c.contribution).where(
+            select(runs_table.c.flow_id, runs_table.c.run_key, runs_table.c.facts).where(
                 tuple_(runs_table.c.flow_id, runs_table.c.run_key).in_(chunk)
             )
         ):
-            stored[(flow_id, key)] = Contribution.loads(text)
+            stored[(flow_id, key)] = [RunEvent(*fact) for fact in orjson.loads(text)]
     return stored
 
 
-def _store(
-    connection: Connection,
-    runs: dict[RunId, Any],
-    new: dict[RunId, Contribution],
-    now: datetime,
-) -> None:
-    keys = sorted(runs)
+def _store(connection: Connection, merged: dict[RunId, list[RunEvent]]) -> None:
+    keys = sorted(merged)
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
         connection.execute(
             delete(runs_table).where(tuple_(runs_table.c.flow_id, runs_table.c.run_key).in_(chunk))
         )
-    rows = [
-        {
-            "flow_id": flow_id,
-            "run_key": key,
-            "last_at": _last_at(new[(flow_id, key)], now),
-            "contribution": new[(flow_id, key)].dumps(),
-        }
-        for flow_id, key in keys
-        if new.get((flow_id, key)) is not None and new[(flow_id, key)].nodes
-    ]
-    if rows:
-        connection.execute(insert(runs_table), rows)
+    if keys:
+        connection.execute(
+            insert(runs_table),
+            [
+                {
+                    "flow_id": flow_id,
+                    "run_key": key,
+                    # Retention forgets the run once its last event is older than the events'.
+                    "last_at": datetime.fromtimestamp(
+                        max(fact.occurred_at for fact in merged[(flow_id, key)]) / 1000, UTC
+                    ),
+                    "facts": orjson.dumps([fact[:6] for fact in merged[(flow_id, key)]]).decode(),
+                }
+                for flow_id, key in keys
+            ],
+        )
 
 
-def _last_at(found: Contribution, now: datetime) -> datetime:
-    # The latest hour the run counts in: retention forgets the run once it is older.
-    hours = [hour for hour, _ in found.nodes]
-    if not hours:
-        return now
-    return datetime.fromtimestamp(max(hours), UTC) + timedelta(hours=1)
+def epoch_ms(connection: Connection) -> Any:
+    """An event's ``occurredAt`` in epoch milliseconds, computed by the database."""
+    if connection.dialect.name == "postgresql":
+        return cast(func.extract("epoch", events.c.occurred_at), Float) * 1000.0
+    # The stored text is naive UTC with fixed microseconds (storage.columns): whole
+    # seconds from strftime, microseconds from the text (julianday rounds to 0.04 ms).
+    seconds = cast(func.strftime("%s", events.c.occurred_at), Integer)
+    micros = cast(func.substr(events.c.occurred_at, 21, 6), Integer)
+    return seconds * 1000.0 + micros / 1000.0
 
 
 class RollupStore(Store):

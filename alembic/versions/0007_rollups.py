@@ -53,7 +53,7 @@ def upgrade() -> None:
         _key('flow_id'),
         _key('run_key', 160),
         sa.Column('last_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('contribution', sa.Text(), nullable=False),
+        sa.Column('facts', sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint('flow_id', 'run_key', name=op.f('pk_rollup_runs')),
     )
     op.create_index('ix_rollup_runs_last_at', 'rollup_runs', ['last_at'], unique=False)

@@ -54,8 +54,9 @@ class RollupState(SQLModel, table=True):
 
 
 class RollupRun(SQLModel, table=True):
-    """What one run (launch, else conversation, else execution, within a flow) adds to
-    the aggregates, as JSON: taken back and replaced whenever the run gets an event."""
+    """One run (launch, else conversation, else execution, within a flow): the facts of
+    its events taken so far, as JSON (storage.rollup_runs), from which what it added to
+    the aggregates is computed again, to be taken back when it gets an event."""
 
     __tablename__ = "rollup_runs"
     __table_args__ = (Index("ix_rollup_runs_last_at", "last_at"),)
@@ -63,7 +64,7 @@ class RollupRun(SQLModel, table=True):
     flow_id: str = Field(sa_column=_key())
     run_key: str = Field(sa_column=_key(160))
     last_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    contribution: str = Field(sa_column=Column(Text, nullable=False))
+    facts: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class RollupNode(SQLModel, table=True):

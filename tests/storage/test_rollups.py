@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from storage import rollups
 from storage.flowruns import RunEvent, count_runs
 from storage.flowstats import Window, flow_stats
-from storage.rollup_runs import RELATIVE_ERROR, contribution, hour_of, run_key
+from storage.rollup_runs import RELATIVE_ERROR, as_fact, contribution, hour_of, run_key
 from storage.tables import Event
 from storage.visits import Walk, choose_family
 from storage.vocabulary import ERRORED, EXITED
@@ -136,7 +136,7 @@ def recomputed(engine: Engine, flow: str, window: Window) -> dict[str, Any]:
     edges: Counter[tuple[str, str]] = Counter()
     low, high = window.since or -(2**62), window.until or 2**62
     for rows in by_run.values():
-        part = contribution(rows)
+        part = contribution([as_fact(one) for one in rows])
         for (hour, node), counts in part.nodes.items():
             if low <= hour < high:
                 for index, value in enumerate(counts):
