@@ -2,7 +2,9 @@
 
 Flows launched within a recent window get their ``v2.flows.instances.flow`` topic; the
 conversations of launches still running get their flow detail topics, and lose them
-once the launch ends.
+once the launch ends. Flows that report their own steps through data actions are left
+out: their own reports win for every visit (storage.visits), and the platform's copy of
+their start and end would only repeat them.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, exists, select
 
 from storage.engine import read_connection
 from storage.store import Store
-from storage.tables import Launch
-from storage.vocabulary import UNFINISHED_STATES
+from storage.tables import Event, Launch
+from storage.vocabulary import DATA_ACTION, UNFINISHED_STATES
 
 launches = Launch.__table__  # type: ignore[attr-defined]
+events = Event.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +31,20 @@ class Tracked:
     conversation_ids: tuple[str, ...]
 
 
-def tracked(engine: Engine, since: datetime) -> Tracked:
-    """Flows launched since ``since``; conversations of launches not yet ended."""
-    flows = (
-        select(launches.c.flow_id)
-        .where(launches.c.created_at >= since)
-        .distinct()
-        .order_by(launches.c.flow_id)
+def tracked(engine: Engine, since: datetime, reporting_since: datetime) -> Tracked:
+    """Flows launched since ``since`` and conversations of launches not yet ended, but
+    not those of flows that sent a data action callback since ``reporting_since``."""
+    launched = select(launches.c.flow_id).where(launches.c.created_at >= since).distinct()
+    launched_flows = launched.subquery()
+    reporting = select(launched_flows.c.flow_id).where(
+        exists().where(
+            events.c.flow_id == launched_flows.c.flow_id,
+            events.c.occurred_at >= reporting_since,
+            events.c.source == DATA_ACTION,
+        )
     )
     conversations = (
-        select(launches.c.conversation_id)
+        select(launches.c.conversation_id, launches.c.flow_id)
         .where(
             launches.c.state.in_(UNFINISHED_STATES),
             launches.c.conversation_id.is_not(None),
@@ -46,14 +53,18 @@ def tracked(engine: Engine, since: datetime) -> Tracked:
         .order_by(launches.c.conversation_id)
     )
     with read_connection(engine) as connection:
-        flow_ids = tuple(connection.execute(flows).scalars())
-        conversation_ids = tuple(connection.execute(conversations).scalars())
-    return Tracked(flow_ids, conversation_ids)
+        flow_ids = set(connection.execute(launched).scalars())
+        reporting_ids = set(connection.execute(reporting).scalars())
+        pairs = connection.execute(conversations).all()
+    return Tracked(
+        tuple(sorted(flow_ids - reporting_ids)),
+        tuple(dict.fromkeys(c for c, flow in pairs if flow not in reporting_ids)),
+    )
 
 
 class TrackingStateStore(Store):
     """What to follow, for async callers."""
 
-    async def tracked(self, since: datetime) -> Tracked:
+    async def tracked(self, since: datetime, reporting_since: datetime) -> Tracked:
         """See :func:`tracked`."""
-        return await self._run(tracked, since)
+        return await self._run(tracked, since, reporting_since)

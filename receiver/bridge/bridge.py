@@ -8,7 +8,8 @@ lease over), it drops its channels at once. A new holder records the time since 
 previous holder's last sign of life as a gap.
 
 While holding, every refresh interval it asks the database what to follow (flows
-launched recently, conversations of running launches; ``storage.tracking_state``),
+launched recently, conversations of running launches, but not those of flows that
+report through data actions; ``storage.tracking_state``),
 packs the topics into channels (``receiver.bridge.topics``), and publishes its status
 with the lease for ``GET /api/v1/tracking``.
 """
@@ -37,10 +38,13 @@ from storage.gaps import NO_PULL, PENDING, GapStore
 from storage.lease import LeaseState, LeaseStore
 from storage.records import EventRecord
 from storage.tracking_state import TrackingStateStore
+from storage.vocabulary import DATA_ACTION
 
 log = logging.getLogger("flowtrack.bridge")
 
 LEASE_NAME = "notification-bridge"
+#: A flow that sent a data action callback this recently reports its own steps.
+REPORTING_WINDOW = timedelta(hours=1)
 
 
 class LeaseLost(Exception):
@@ -81,17 +85,27 @@ class NotificationBridge(BackgroundTask):
         self._flows: set[str] = set()
         self._wake = asyncio.Event()
         self._recorders: list[ChannelGaps] = []
+        # Flows and conversations this process saw report through data actions (the
+        # database says the same of other replicas' callbacks at each refresh).
+        self._reporting: set[str] = set()
+        self._reporting_conversations: set[str] = set()
         # With the history pull on, a gap's window is pulled; else it stays a gap.
         self._backfill = PENDING if config.history_pull else NO_PULL
 
     def notice(self, rows: Sequence[EventRecord]) -> None:
-        """Events were stored (the writer's hook): a new flow is followed at once."""
+        """Events were stored (the writer's hook): a new flow is followed at once, and a
+        flow (or conversation) that reports through data actions is dropped at once."""
         if not self.holding:
             return
         for row in rows:
-            if row.flow_id is not None and row.flow_id not in self._flows:
+            if row.source == DATA_ACTION:
+                if row.flow_id is not None and row.flow_id not in self._reporting:
+                    self._reporting.add(row.flow_id)
+                    self._wake.set()
+                if row.conversation_id is not None:
+                    self._reporting_conversations.add(row.conversation_id)
+            elif row.flow_id is not None and row.flow_id not in self._flows:
                 self._wake.set()
-                return
 
     async def _run(self) -> None:
         every = self._config.lease_seconds / 3
@@ -162,10 +176,15 @@ class NotificationBridge(BackgroundTask):
 
     async def _follow(self, group: asyncio.TaskGroup, first_gaps: ChannelGaps) -> None:
         config = self._config
-        since = datetime.now(UTC) - timedelta(days=config.recent_days)
-        tracked = await self._tracking.tracked(since)
-        self._flows = set(config.flows) | set(tracked.flow_ids)
-        topics = wanted((*config.flows, *tracked.flow_ids), tracked.conversation_ids)
+        now = datetime.now(UTC)
+        since = now - timedelta(days=config.recent_days)
+        tracked = await self._tracking.tracked(since, now - REPORTING_WINDOW)
+        tracked_flows = set(tracked.flow_ids) - self._reporting
+        self._flows = set(config.flows) | tracked_flows
+        tracked_conversations = [
+            c for c in tracked.conversation_ids if c not in self._reporting_conversations
+        ]
+        topics = wanted((*config.flows, *sorted(tracked_flows)), tracked_conversations)
         packing = pack(
             topics,
             [runner.topics for runner in self._runners],

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from receiver.app import create_app
-from receiver.demo import console
+from receiver.demo import console, tracking
 from receiver.registration.register import register_from_settings
 from receiver.serving.server import running_server
 from receiver.settings import Settings
@@ -101,12 +101,15 @@ DEMO_FLOWS: list[dict[str, Any]] = [
     },
 ]
 
+DEMO_FLOWS.append(tracking.FLOW)
+
 # (flow, how many, launch options, what should happen)
 PLAN: list[tuple[str, int, dict[str, Any], str]] = [
     (ORDER, 6, {}, "completes"),
     (BILLING, 3, {}, "fails at 'Push to billing'"),
     (CALLBACK, 2, {"timeoutSeconds": 4}, "hangs; disconnected after 4 s"),
     (APPROVAL, 1, {"timeoutSeconds": 3}, "pure workflow; told to stop after 3 s"),
+    tracking.PLAN_ENTRY,
 ]
 END_STATES = {
     "completed",
@@ -175,6 +178,7 @@ async def _demo_on(args: argparse.Namespace, path: Path) -> int:
             "FLOWTRACK_SWEEP_CONFIRM_SECONDS": "0.5",
             "FLOWTRACK_SQLITE_SYNCHRONOUS": "normal",
             "FLOWTRACK_LOG_LEVEL": "WARNING",
+            **tracking.SETTINGS,
         }
     )
     out.say(f"flowtrack demo — database {database}")
@@ -199,9 +203,11 @@ async def _demo_on(args: argparse.Namespace, path: Path) -> int:
         finished = await _follow(api, launches, out, stop)
         if finished:
             await _show_results(api, launches, out)
-        console.announce(out.say, server.base_url, api_key, settings)
         if not args.exit_when_done:
             _explore(out, server.base_url, api_key, launches[0]["id"])
+        # Last, where the eye lands: the console and the key that signs in to it.
+        console.announce(out.say, server.base_url, api_key, settings)
+        if not args.exit_when_done:
             await stop.wait()
         out.say("stopping …")
     out.say("stopped cleanly")
@@ -276,7 +282,9 @@ async def _show_results(
     out.say("")
     for launch in launches:
         final = (await api.get(f"/api/v1/launches/{launch['id']}")).json()
-        node = final["currentNode"]["name"] if final["currentNode"] else "—"
+        current = final["currentNode"]
+        # A flow followed by the platform alone reports node ids, not names.
+        node = (current["name"] or current["id"]) if current else "—"
         out.say(
             f"  {short_id(final['id'])}  {_flow_name(final['flowId']):18} {final['state']:12} "
             f"at {node}"
@@ -288,6 +296,7 @@ async def _show_results(
     transitions = await api.get(f"/api/v1/launches/{sample['id']}/transitions")
     for item in transitions.json().get("items", []) if transitions.status_code == 200 else []:
         out.say("  " + _describe(item))
+    await tracking.show(api, launches, out.say, _describe)
     stats = await api.get(f"/api/v1/flows/{ORDER}/stats")
     if stats.status_code == 200:
         body = stats.json()

@@ -30,6 +30,11 @@ async def test_the_demo_launches_follows_and_ends_every_kind_of_flow(tmp_path: P
         "Transition history of a timed-out call",
         "flowtrack    timed_out",  # the node-source column
         "most frequent path (6 runs): load-order → check-stock → notify → close",
+        "Address check      completed    at store",
+        "Transition history of a flow with no data action steps",
+        "node source: platform",
+        "validate                ",  # a visit the platform reported …
+        "ms  notification exited",  # … with its duration and source
         "stopped cleanly",
     ):
         assert expected in text, f"{expected!r} missing from:\n{text}"

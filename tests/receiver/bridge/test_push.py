@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import httpx
@@ -105,7 +106,7 @@ async def test_a_truncated_message_is_completed_from_its_download_link(
         nodes = [s for s in page["items"] if s["type"] == "node"]
         assert {s["source"] for s in nodes} == {"notification", "history"}
         # Each visit ends where the next begins, across the cut too.
-        for visit, following in zip(nodes, nodes[1:], strict=False):
+        for visit, following in itertools.pairwise(nodes):
             assert visit["exitedAt"] == following["enteredAt"]
 
 
