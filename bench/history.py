@@ -1,39 +1,41 @@
-"""History benchmark: transition histories and flow statistics over a large database.
+"""History benchmark: every REST read over a large database, at one or two scales.
 
 For each database it fills a fresh, migrated database with --conversations runs of one
 main flow (about eleven events each: flowtrack's start, the flow's start, node
 enter/exit pairs with retries, errors, timeouts and terminations, the completion; a
 tenth of the runs also reported by the platform's execution history, so histories have
-to pick one source), one launch row per run, and 2,000 runs of four smaller flows.
-Then it starts the real app (``python -m receiver serve``, one uvicorn worker) and
-measures:
+to pick one source), one launch row per run, and 2,000 runs of four smaller flows,
+spread over 30 days. PostgreSQL is filled with COPY (indexes built afterwards), SQLite
+through the writer. The rollups are then built by the real advancer (storage.rollups),
+as ``flowtrack rollups rebuild`` would, and timed. Then it starts the real app
+(``python -m receiver serve``, one uvicorn worker) and measures, warm and sequentially,
+p50/p95 of every read: transitions of a conversation and of a launch, one launch, the
+launches list unfiltered and by each filter (and its second page), the events list
+unfiltered and by each filter (and its second page), dead letters, the flows list, and
+the main flow's statistics for all time, a week and a day (target: every p95 < 50 ms).
+Last, the rollup lag under the ingest benchmark's load (wrk POSTing callbacks for
+--lag-seconds): how long after an event is committed the rollups hold it.
 
-- ``GET /api/v1/conversations/{id}/transitions`` for random conversations: p50/p99 of
-  --requests sequential requests (target: p99 under 10 ms), and throughput and latency
-  with --concurrency requests in flight (wrk: a Python client would be the bottleneck);
-- ``GET /api/v1/launches/{id}/transitions`` likewise, sequentially;
-- ``GET /api/v1/flows/{flowId}/stats`` of the main flow, all time (target: under 1 s);
-- ``GET /api/v1/flows``.
-
+``--scale N`` measures a second database with N times the conversations (PostgreSQL:
+``--db postgresql --scale 10`` is 1.1M then 11M events) and prints each read's growth.
 ``--database URL`` measures an existing, already filled database instead of filling one.
 Figures, not assertions: these machines are shared and noisy; the load average is
 printed with them.
 
-    ./dev bench history [--db sqlite|postgresql|both] [--conversations 100000]
+    ./dev bench history [--db sqlite|postgresql|both] [--conversations 100000] [--scale 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -43,22 +45,28 @@ from typing import Any
 
 import httpx
 import orjson
+import psycopg
 from sqlalchemy import Engine, func, insert, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from ingest import TOKEN as INGEST_TOKEN  # noqa: E402
 from ingest import database, free_port, server  # noqa: E402
+from ingest import wrk as ingest_load  # noqa: E402
 
 from receiver.ingest.dedupe import dedupe_key  # noqa: E402
+from storage import rollups  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrations import upgrade  # noqa: E402
 from storage.records import EventRecord  # noqa: E402
-from storage.tables import Launch  # noqa: E402
+from storage.tables import Event, Launch  # noqa: E402
 from storage.writer import EventWriter  # noqa: E402
 
 launches_table = Launch.__table__  # type: ignore[attr-defined]
+events_table = Event.__table__  # type: ignore[attr-defined]
+SAMPLES = 5000
 API_KEY = "bench-api-key-0123456789"
 TOKEN = "bench-callback-token-0123456789"
 MAIN_FLOW = "7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37"
@@ -265,20 +273,126 @@ class Filled:
     seconds: float
     main_launches: int
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)  # while measured (1, 5, 15 min)
+    rollup_seconds: float = 0.0
+    rollup_events: int = 0
+    lag: list[float] = field(default_factory=list)  # rollup lag samples under ingest, s
+    ingested: float = 0.0  # events/s the ingest load stored meanwhile
 
 
-def fill(url: str, conversations: int, seed: int = 7) -> Filled:
-    """Store the generated runs: events through the writer, launches by multi-row insert."""
-    engine = make_engine(url, sqlite_synchronous="normal")
-    upgrade(engine)
-    logging.getLogger("flowtrack.storage.writer").setLevel(logging.ERROR)  # big batches are slow
+def generated(conversations: int, seed: int) -> Any:
+    """(run, its events, its launch row) for every run, in time order; deterministic."""
     rng = random.Random(seed)
     flows = [MAIN_FLOW] * conversations + SMALL_FLOWS * SMALL_FLOW_RUNS
     step = SPAN / len(flows)
     rng.shuffle(flows)
+    for index, flow_id in enumerate(flows):
+        run = plan(rng, flow_id, EPOCH + step * index)
+        rows, last_at, last_node = events_of(rng, run)
+        yield run, rows, launch_row(run, last_at, last_node)
+
+
+class Sampler:
+    """Picks about SAMPLES of the main flow's runs, spread over the whole fill."""
+
+    def __init__(self, conversations: int) -> None:
+        self.fraction = min(1.0, 2 * SAMPLES / max(conversations, 1))
+        self.rng = random.Random(3)
+        self.taken = 0
+
+    def __call__(self, run: Run) -> bool:
+        if run.flow_id != MAIN_FLOW or self.taken >= SAMPLES:
+            return False
+        if self.rng.random() >= self.fraction:
+            return False
+        self.taken += 1
+        return True
+
+
+def fill(url: str, conversations: int, seed: int = 7) -> Filled:
+    """Fill a fresh database: PostgreSQL with COPY, SQLite through the writer."""
+    if url.startswith("postgresql"):
+        return copy_fill(url, conversations, seed)
+    return writer_fill(url, conversations, seed)
+
+
+def copy_fill(url: str, conversations: int, seed: int) -> Filled:
+    """COPY the generated runs into PostgreSQL, with the secondary indexes built after."""
+    engine = make_engine(url)
+    upgrade(engine)
+    started = time.perf_counter()
+    indexes = [*events_table.indexes, *launches_table.indexes]
+    with engine.begin() as connection:
+        for index in indexes:
+            connection.exec_driver_sql(f"DROP INDEX {index.name}")
+    dsn = url.replace("postgresql+psycopg", "postgresql")
+    sample_conversations: list[str] = []
+    sample_launches: list[str] = []
+    sampled = Sampler(conversations)
+    total = 0
+    launch_columns = None
+    with psycopg.connect(dsn) as first, psycopg.connect(dsn) as second:
+        event_copy = first.cursor().copy(
+            f"COPY events ({', '.join(EventRecord._fields)}) FROM STDIN"
+        )
+        with event_copy as events_in:
+            launch_rows: list[dict[str, Any]] = []
+            for run, rows, launch in generated(conversations, seed):
+                for row in rows:
+                    events_in.write_row(row)
+                total += len(rows)
+                launch_rows.append(launch)
+                if sampled(run):
+                    sample_conversations.append(run.conversation_id)
+                    sample_launches.append(run.launch_id)
+                if len(launch_rows) >= 50_000:
+                    launch_columns = _copy_launches(second, launch_rows)
+                    launch_rows = []
+            launch_columns = _copy_launches(second, launch_rows) or launch_columns
+        first.commit()
+    with engine.begin() as connection:
+        for index in indexes:
+            index.create(connection)
+    _analyze(engine)
+    engine.dispose()
+    return Filled(
+        sample_conversations, sample_launches, total, time.perf_counter() - started, conversations
+    )
+
+
+def _copy_launches(connection: Any, rows: list[dict[str, Any]]) -> Any:
+    if not rows:
+        return None
+    columns = list(rows[0])
+    with connection.cursor().copy(f"COPY launches ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+    connection.commit()
+    return columns
+
+
+def build_rollups(url: str, filled: Filled) -> None:
+    """Take every event and launch into the rollups, as ``flowtrack rollups rebuild``."""
+    engine = make_engine(url)
+    started = time.perf_counter()
+    while True:
+        report = rollups.advance(engine, limit=5000)
+        filled.rollup_events += report.events
+        if not report.more and not report.conflict:
+            break
+    filled.rollup_seconds = time.perf_counter() - started
+    _analyze(engine)
+    engine.dispose()
+
+
+def writer_fill(url: str, conversations: int, seed: int = 7) -> Filled:
+    """Store the generated runs: events through the writer, launches by multi-row insert."""
+    engine = make_engine(url, sqlite_synchronous="normal")
+    upgrade(engine)
+    logging.getLogger("flowtrack.storage.writer").setLevel(logging.ERROR)  # big batches are slow
     started = time.perf_counter()
     sample_conversations: list[str] = []
     sample_launches: list[str] = []
+    sampled = Sampler(conversations)
     total = 0
 
     async def run_all() -> None:
@@ -288,12 +402,10 @@ def fill(url: str, conversations: int, seed: int = 7) -> Filled:
         batch: list[EventRecord] = []
         launch_rows: list[dict[str, Any]] = []
         pending: list[asyncio.Future[Any]] = []
-        for index, flow_id in enumerate(flows):
-            run = plan(rng, flow_id, EPOCH + step * index)
-            rows, last_at, last_node = events_of(rng, run)
+        for run, rows, launch in generated(conversations, seed):
             batch.extend(rows)
-            launch_rows.append(launch_row(run, last_at, last_node))
-            if flow_id == MAIN_FLOW and rng.random() < 0.05:
+            launch_rows.append(launch)
+            if sampled(run):
                 sample_conversations.append(run.conversation_id)
                 sample_launches.append(run.launch_id)
             if len(batch) >= 20_000:
@@ -342,84 +454,44 @@ class Timing:
     name: str
     seconds: list[float]
     errors: int = 0
-    fixed: tuple[float, float, float] | None = None  # p50, p99, max in ms (from wrk)
-    rate: float | None = None
 
-    def figures(self) -> tuple[int | str, float, float, float]:
-        if self.fixed is not None:
-            return f"{self.rate:,.0f}/s", *self.fixed
+    def at(self, fraction: float) -> float:
         ordered = sorted(self.seconds)
-
-        def at(fraction: float) -> float:
-            return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
-
-        return len(ordered), at(0.5), at(0.99), ordered[-1] * 1000
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
-def sequential(base: str, paths: list[str], name: str) -> Timing:
+def sequential(base: str, paths: list[str], name: str, *, items: bool = True) -> Timing:
+    """GET each path in turn, after a few to warm the connection and the caches."""
     timing = Timing(name, [])
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}) as http:
-        for path in paths[:20]:  # warm the connection and the caches a little
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60
+    ) as http:
+        for path in paths[:10]:
             http.get(path)
         for path in paths:
             started = time.perf_counter()
             response = http.get(path)
             timing.seconds.append(time.perf_counter() - started)
-            if response.status_code != 200 or not response.json()["items"]:
-                timing.errors += 1
-    return timing
-
-
-def concurrent(base: str, paths: list[str], connections: int, seconds: int, name: str) -> Timing:
-    """wrk with ``connections`` requests in flight (a Python client would be the bottleneck)."""
-    with tempfile.TemporaryDirectory() as scratch:
-        listing = Path(scratch) / "paths.txt"
-        listing.write_text("\n".join(paths) + "\n")
-        out = Path(scratch) / "out.json"
-        env = {**os.environ, "BENCH_PATHS": str(listing), "BENCH_OUT": str(out)}
-        command = [
-            "wrk",
-            f"-t{min(connections, 2)}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "-s",
-            str(ROOT / "bench" / "transitions.lua"),
-            base,
-            "--",
-            API_KEY,
-        ]
-        subprocess.run(command, env=env, check=True, capture_output=True)
-        result = json.loads(out.read_text())
-    # wrk reports percentiles, not samples: keep them as a three-point distribution.
-    timing = Timing(name, [], errors=result["errors"])
-    timing.fixed = (result["p50_us"] / 1000, result["p99_us"] / 1000, result["max_us"] / 1000)
-    timing.rate = result["requests"] / (result["duration_us"] / 1e6)
-    return timing
-
-
-def repeated(base: str, path: str, times: int, name: str) -> Timing:
-    timing = Timing(name, [])
-    with httpx.Client(
-        base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60
-    ) as http:
-        for _ in range(times):
-            started = time.perf_counter()
-            response = http.get(path)
-            timing.seconds.append(time.perf_counter() - started)
-            if response.status_code != 200:
+            if response.status_code != 200 or (items and not response.json().get("items", 1)):
                 timing.errors += 1
     return timing
 
 
 def bench_database(
-    kind: str, args: argparse.Namespace, workdir: Path
+    kind: str, conversations: int, args: argparse.Namespace, workdir: Path
 ) -> tuple[Filled, list[Timing]]:
     if args.database:  # measure a database an earlier run filled
         return measure(args.database, existing(args.database), args)
     with database(kind, workdir) as url:
-        filled = fill(url, args.conversations)
+        filled = fill(url, conversations)
         print(
             f"  {kind}: filled {filled.events:,} events in {filled.seconds:.0f} s", file=sys.stderr
+        )
+        build_rollups(url, filled)
+        print(
+            f"  {kind}: rollups built from {filled.rollup_events:,} events in "
+            f"{filled.rollup_seconds:.0f} s",
+            file=sys.stderr,
         )
         return measure(url, filled, args)
 
@@ -436,10 +508,64 @@ def existing(url: str) -> Filled:
             select(launches_table.c.id, launches_table.c.conversation_id)
             .where(launches_table.c.flow_id == MAIN_FLOW)
             .order_by(launches_table.c.id)
-            .limit(5000)
+            .limit(SAMPLES)
         ).all()
     engine.dispose()
     return Filled([row[1] for row in rows], [row[0] for row in rows], total, 0.0, main)
+
+
+def reads(filled: Filled, requests: int, rng: random.Random) -> list[tuple[str, list[str], bool]]:
+    """(name, paths, whether the answer is a page with items) of every read measured."""
+    day = (EPOCH + SPAN / 2).strftime("%Y-%m-%dT%H:%M:%SZ")
+    week_before = (EPOCH + SPAN / 2 - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    day_before = (EPOCH + SPAN / 2 - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def some(template: str, values: list[str]) -> list[str]:
+        return [template.format(rng.choice(values)) for _ in range(requests)]
+
+    def same(path: str, times: int = requests) -> list[str]:
+        return [path] * times
+
+    stats = max(requests // 10, 20)
+    return [
+        (
+            "conversation transitions",
+            some("/api/v1/conversations/{}/transitions", filled.conversations),
+            True,
+        ),
+        ("launch transitions", some("/api/v1/launches/{}/transitions", filled.launches), True),
+        ("one launch", some("/api/v1/launches/{}", filled.launches), False),
+        ("launches", same("/api/v1/launches"), True),
+        ("launches ?state=completed", same("/api/v1/launches?state=completed"), True),
+        ("launches ?state=timed_out", same("/api/v1/launches?state=timed_out"), True),
+        ("launches ?flowId=main", same(f"/api/v1/launches?flowId={MAIN_FLOW}"), True),
+        ("launches ?since=", same(f"/api/v1/launches?since={day}"), True),
+        ("launches ?until=", same(f"/api/v1/launches?until={day}"), True),
+        ("events", same("/api/v1/events"), True),
+        (
+            "events ?conversationId=",
+            some("/api/v1/events?conversationId={}", filled.conversations),
+            True,
+        ),
+        ("events ?launchId=", some("/api/v1/events?launchId={}", filled.launches), True),
+        ("events ?flowId=main", same(f"/api/v1/events?flowId={MAIN_FLOW}"), True),
+        ("events ?kind=error", same("/api/v1/events?kind=error"), True),
+        ("events ?since=", same(f"/api/v1/events?since={day}"), True),
+        ("events ?until=", same(f"/api/v1/events?until={day}"), True),
+        ("dead letters", same("/api/v1/dead-letters"), False),
+        ("flows list", same("/api/v1/flows", stats), True),
+        ("flow stats, all time", same(f"/api/v1/flows/{MAIN_FLOW}/stats", stats), False),
+        (
+            "flow stats, a week",
+            same(f"/api/v1/flows/{MAIN_FLOW}/stats?since={week_before}&until={day}", stats),
+            False,
+        ),
+        (
+            "flow stats, a day",
+            same(f"/api/v1/flows/{MAIN_FLOW}/stats?since={day_before}&until={day}", stats),
+            False,
+        ),
+    ]
 
 
 def measure(url: str, filled: Filled, args: argparse.Namespace) -> tuple[Filled, list[Timing]]:
@@ -447,7 +573,7 @@ def measure(url: str, filled: Filled, args: argparse.Namespace) -> tuple[Filled,
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")},
         "FLOWTRACK_DATABASE_URL": url,
-        "FLOWTRACK_CALLBACK_TOKENS": TOKEN,
+        "FLOWTRACK_CALLBACK_TOKENS": f"{TOKEN},{INGEST_TOKEN}",
         "FLOWTRACK_API_KEYS": API_KEY,
         "FLOWTRACK_LOG_LEVEL": "WARNING",
         "FLOWTRACK_SWEEP_ENABLED": "0",
@@ -464,45 +590,74 @@ def measure(url: str, filled: Filled, args: argparse.Namespace) -> tuple[Filled,
     ]
     base = f"http://127.0.0.1:{port}"
     rng = random.Random(11)
-    conversations = [
-        f"/api/v1/conversations/{rng.choice(filled.conversations)}/transitions"
-        for _ in range(args.requests)
-    ]
-    launches = [
-        f"/api/v1/launches/{rng.choice(filled.launches)}/transitions" for _ in range(args.requests)
-    ]
     with server(command, env, port):
         httpx.get(f"{base}/readyz").raise_for_status()
         timings = [
-            sequential(base, conversations, "conversation transitions, sequential"),
-            concurrent(
-                base,
-                conversations,
-                args.concurrency,
-                args.seconds,
-                f"conversation transitions, {args.concurrency} in flight (wrk)",
-            ),
-            sequential(base, launches, "launch transitions, sequential"),
-            repeated(
-                base,
-                f"/api/v1/flows/{MAIN_FLOW}/stats",
-                args.stats_runs,
-                f"flow stats, main flow ({filled.main_launches:,} launches)",
-            ),
-            repeated(base, "/api/v1/flows", args.stats_runs, "flows list"),
+            sequential(base, paths, name, items=items)
+            for name, paths, items in reads(filled, args.requests, rng)
         ]
-    filled.load = os.getloadavg()
+        filled.load = os.getloadavg()
+        if args.lag_seconds:
+            rollup_lag(url, port, args.lag_seconds, filled)
     return filled, timings
 
 
-def report(kind: str, filled: Filled, timings: list[Timing]) -> None:
-    load = ", ".join(f"{value:.1f}" for value in filled.load)
-    print(f"\n{kind}: {filled.events:,} events, filled in {filled.seconds:.0f} s; load {load}")
-    print(f"  {'request':44} {'n':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>6}")
-    for timing in timings:
-        count, p50, p99, most = timing.figures()
-        print(f"  {timing.name:44} {count:>8} {p50:8.1f} {p99:8.1f} {most:8.1f} {timing.errors:6}")
-    print("  targets: transitions p99 < 10 ms (sequential); flow stats < 1000 ms")
+def rollup_lag(url: str, port: int, seconds: int, filled: Filled) -> None:
+    """Under wrk's ingest load, how long after an event is committed the rollups hold it:
+    every 50 ms the newest event id and the rollups' position are read; a sample's lag
+    is the time until the position reaches the id that was newest then."""
+    engine = make_engine(url)
+    samples: list[tuple[float, int, int]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            behind, state = rollups.lag(engine)
+            samples.append((time.perf_counter(), state.position + behind, state.position))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    result = ingest_load(port, seconds, 16, f"lag{uuid.uuid4().hex[:6]}", 1)
+    time.sleep(3)
+    done.set()
+    sampler.join()
+    engine.dispose()
+    filled.ingested = result["requests"] / (result["duration_us"] / 1e6)
+    for index, (at, newest, _) in enumerate(samples):
+        caught = next((t for t, _, position in samples[index:] if position >= newest), None)
+        if caught is not None:
+            filled.lag.append(caught - at)
+
+
+def report(kind: str, scales: list[tuple[Filled, list[Timing]]]) -> None:
+    for filled, _ in scales:
+        load = ", ".join(f"{value:.1f}" for value in filled.load)
+        print(
+            f"\n{kind}: {filled.events:,} events, {filled.main_launches:,} main-flow launches; "
+            f"filled in {filled.seconds:.0f} s, rollups built in {filled.rollup_seconds:.0f} s "
+            f"({filled.rollup_events / max(filled.rollup_seconds, 1e-9):,.0f} events/s); "
+            f"load {load}"
+        )
+        if filled.lag:
+            lag = sorted(filled.lag)
+            print(
+                f"  rollup lag under ingest ({filled.ingested:,.0f} callbacks/s): "
+                f"p50 {lag[len(lag) // 2]:.2f} s, p95 {lag[int(len(lag) * 0.95)]:.2f} s, "
+                f"max {lag[-1]:.2f} s"
+            )
+    print(f"\n  {'read':32}", end="")
+    for filled, _ in scales:
+        print(f" {filled.events / 1e6:>6.1f}M p50 {'p95':>6}", end="")
+    print(f" {'p95 ratio':>9} {'errors':>6}")
+    for row, timing in enumerate(scales[0][1]):
+        print(f"  {timing.name:32}", end="")
+        for _, timings in scales:
+            print(f" {timings[row].at(0.5):10.1f} {timings[row].at(0.95):6.1f}", end="")
+        ratio = scales[-1][1][row].at(0.95) / max(timing.at(0.95), 1e-9)
+        errors = sum(timings[row].errors for _, timings in scales)
+        print(f" {ratio:9.2f} {errors:6}" if len(scales) > 1 else f" {'':9} {errors:6}")
+    print("  target: every p95 < 50 ms (warm, sequential); growth at 10x <= 1.5x")
 
 
 def main() -> int:
@@ -511,10 +666,9 @@ def main() -> int:
     )
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--conversations", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=10, help="of the concurrent run")
-    parser.add_argument("--stats-runs", type=int, default=5)
+    parser.add_argument("--scale", type=int, default=1, help="also measure N times as many")
+    parser.add_argument("--requests", type=int, default=300, help="per read")
+    parser.add_argument("--lag-seconds", type=int, default=10, help="0: no lag measurement")
     parser.add_argument(
         "--database", help="measure this already filled database URL instead (no fill)"
     )
@@ -526,13 +680,17 @@ def main() -> int:
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     if args.database:
         kinds = [args.database.split(":", 1)[0]]
-    results = {}
+    sizes = [args.conversations] + ([args.conversations * args.scale] if args.scale > 1 else [])
+    results: dict[str, list[tuple[Filled, list[Timing]]]] = {}
     with tempfile.TemporaryDirectory(dir=ROOT) as workdir:
         for kind in kinds:
-            results[kind] = bench_database(kind, args, Path(workdir))
-    for kind, (filled, timings) in results.items():
-        report(kind, filled, timings)
-    return 1 if any(t.errors for _, timings in results.values() for t in timings) else 0
+            for size in sizes if not args.database else sizes[:1]:
+                results.setdefault(kind, []).append(bench_database(kind, size, args, Path(workdir)))
+                report(kind, results[kind][-1:])
+    for kind, scales in results.items():
+        report(kind, scales)
+    errors = sum(t.errors for scales in results.values() for _, ts in scales for t in ts)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
