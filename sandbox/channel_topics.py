@@ -52,6 +52,35 @@ class Topic:
         return sorted(p for p in needed if p is not None and p not in granted)
 
 
+#: The topic catalogue (``AvailableTopic``; ``transports`` values are unconfirmed).
+AVAILABLE: tuple[dict[str, Any], ...] = (
+    *(
+        {
+            "id": f"v2.detail.events.conversation.{{id}}.flow.{event}",
+            "description": f"Flow {event} detail event of a conversation's flow session.",
+            "requiresPermissions": [DETAIL_EVENTS_PERMISSION],
+            "visibility": "Public",
+            "transports": ["All"],
+            "topicParameters": ["id"],
+        }
+        for event in ("start", "end", "outcome")
+    ),
+    {
+        "id": "v2.flows.instances.flow.{id}",
+        "description": "Event generated when a Flow's Execution History is received and logged.",
+        "requiresPermissions": [INSTANCES_PERMISSION],
+        "visibility": "Public",
+        "transports": ["All"],
+        "topicParameters": ["id"],
+    },
+)
+
+
+def available_topics(expand: Collection[str]) -> list[dict[str, Any]]:
+    """``AvailableTopic``s with ``id`` and the fields named in ``expand``."""
+    return [{k: v for k, v in topic.items() if k == "id" or k in expand} for topic in AVAILABLE]
+
+
 def permission_of(topic: str) -> str | None:
     for pattern, permission in _KINDS:
         if pattern.match(topic):

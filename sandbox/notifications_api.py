@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketState
 
+from sandbox import channel_topics
 from sandbox.channel_topics import topic_json
 from sandbox.errors import BadRequest, SandboxError
 from sandbox.history_api import base_url
@@ -26,7 +27,7 @@ from sandbox.messages import channel_metadata_frame
 from sandbox.notifications import ABORT, CLOSE, Channel, NotificationHub, Session
 from sandbox.state import sandbox_of
 from sandbox.timestamps import utc_now
-from sandbox.wire import JSONResponse, query_bool, read_json
+from sandbox.wire import JSONResponse, query_bool, query_list, read_json
 
 
 def _ws_base_url(request: Request) -> str:
@@ -54,6 +55,12 @@ async def list_channels(request: Request) -> Response:
     channels = hub.listing(request.state.client_id, request.state.token, include)
     base = _ws_base_url(request)
     return JSONResponse({"entities": [c.to_json(base) for c in channels]})
+
+
+async def available_topics(request: Request) -> Response:
+    """``GET /api/v2/notifications/availabletopics?expand=…`` → the topics it can publish."""
+    expand = set(query_list(request, "expand"))
+    return JSONResponse({"entities": channel_topics.available_topics(expand)})
 
 
 async def head_channel(request: Request) -> Response:
@@ -211,6 +218,7 @@ _ONE = "/api/v2/notifications/channels/{channelId}"
 routes = [
     Route("/api/v2/notifications/channels", create_channel, methods=["POST"]),
     Route("/api/v2/notifications/channels", list_channels, methods=["GET"]),
+    Route("/api/v2/notifications/availabletopics", available_topics, methods=["GET"]),
     Route(_ONE, head_channel, methods=["HEAD"]),
     Route(f"{_ONE}/subscriptions", get_subscriptions, methods=["GET"]),
     Route(f"{_ONE}/subscriptions", add_subscriptions, methods=["POST"]),

@@ -85,7 +85,7 @@ def test_every_api_route_of_the_sandbox_exists_in_the_sdk() -> None:
         for verb in (route.methods or set()) - {"HEAD"} or {"HEAD"}
     }
 
-    assert len(served) == 40
+    assert len(served) == 41
     assert served <= sdk_operations()
 
 

@@ -198,3 +198,24 @@ async def test_sdk_sees_a_bad_criteria_key_as_a_400(sdk: gc.ApiClient) -> None:
         architect.post_flows_instances_query,
         model(gc.CriteriaQuery, query=[model(gc.CriteriaGroup, criteria=item)]),
     )
+
+
+async def test_sdk_lists_the_flow_topics_with_the_permissions_they_need(sdk: gc.ApiClient) -> None:
+    notifications = gc.NotificationsApi(sdk)
+
+    bare = await call(notifications.get_notifications_availabletopics)
+    expanded = await call(
+        notifications.get_notifications_availabletopics,
+        expand=["requiresPermissions", "transports"],
+    )
+
+    assert {t.id for t in bare.entities} == {
+        "v2.detail.events.conversation.{id}.flow.start",
+        "v2.detail.events.conversation.{id}.flow.end",
+        "v2.detail.events.conversation.{id}.flow.outcome",
+        "v2.flows.instances.flow.{id}",
+    }
+    assert all(t.requires_permissions is None for t in bare.entities)
+    needs = {t.id: t.requires_permissions for t in expanded.entities}
+    assert needs["v2.flows.instances.flow.{id}"] == ["architect:flowInstance:view"]
+    assert all(t.transports for t in expanded.entities)
