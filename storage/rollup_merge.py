@@ -171,8 +171,9 @@ def _changes(old: dict[Any, Any], new: dict[Any, Any]) -> dict[Any, Any]:
         before, after = old.get(key), new.get(key)
         if before == after:
             continue
-        if isinstance(after if after is not None else before, list):
-            width = len(after if after is not None else before)
+        either = after if after is not None else before
+        if isinstance(either, list):
+            width = len(either)
             before = before or [0] * width
             after = after or [0] * width
             changed[key] = [b - a for a, b in zip(before, after, strict=True)]

@@ -196,7 +196,7 @@ def reset(engine: Engine) -> None:
     with write_transaction(engine) as connection:
         state = read_state(connection)
         for table in AGGREGATES:
-            connection.execute(delete(table.__table__))  # type: ignore[attr-defined]
+            connection.execute(delete(table.__table__))  # type: ignore[union-attr]
         if not _claim(connection, state, 0, {}, None, None):
             raise RuntimeError("rollup_state changed during the reset")  # pragma: no cover
 

@@ -48,6 +48,7 @@ def full_scans(engine: Engine, sql: str, params: Any) -> list[str]:
     limited = " LIMIT " in sql.upper()
     with engine.connect() as connection:
         raw = connection.connection.driver_connection
+        assert raw is not None
         cursor = raw.cursor()
         if engine.dialect.name == "sqlite":
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)

@@ -58,7 +58,7 @@ async def test_statistics_outlive_the_events_that_retention_deletes(engine: Engi
     assert deleted.deleted == 4
     await job(engine, events_days=30).run(NOW)
     with engine.connect() as connection:
-        grains = dict(
+        grains: dict[str, int] = dict(
             connection.execute(
                 select(nodes_table.c.grain, func.count())
                 .where(nodes_table.c.bucket < RECENT.timestamp() - 86400)
