@@ -53,7 +53,7 @@ async def launches(request: Request) -> Response:
         matched = [row for row in rows if search.casefold() in (row["name"] or "").casefold()]
         listed, following = matched[:PAGE], None
     else:
-        after = _cursor(params.get("before"))
+        after = cursor_of(params.get("before"))
         rows = await found.launch_store.list(where, after=after, limit=PAGE + 1)
         listed = list(rows[:PAGE])
         following = _next_link(params, listed[-1]) if len(rows) > PAGE else None
@@ -108,7 +108,8 @@ def _field(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M") if moment is not None else ""
 
 
-def _cursor(raw: str | None) -> tuple[datetime, str] | None:
+def cursor_of(raw: str | None) -> tuple[datetime, str] | None:
+    """A list's position (``<createdAt>~<id>`` of the last row shown), or None: the first."""
     if not raw:
         return None
     at, _, launch_id = raw.partition("~")

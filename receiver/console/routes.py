@@ -16,7 +16,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from receiver.console import auth, conversations, dead_letters, flows, launch, launches, overview
+from receiver.console import (
+    actions,
+    auth,
+    conversations,
+    dead_letters,
+    flows,
+    launch,
+    launches,
+    overview,
+)
 from receiver.console.auth import SESSIONS_KEY
 from receiver.console.rendering import (
     PREFIX,
@@ -46,6 +55,8 @@ ROUTES: list[BaseRoute] = [
     Route("/flows", flows.flows, methods=["GET"]),
     Route("/flows/{flow_id}", flows.flow, methods=["GET"]),
     Route("/dead-letters", dead_letters.dead_letters, methods=["GET"]),
+    Route("/actions", actions.runs, methods=["GET"]),
+    Route("/actions/runs/{run_id}", actions.run, methods=["GET"]),
     Mount("/static", app=CachedStaticFiles(directory=STATIC), name="static"),
 ]
 

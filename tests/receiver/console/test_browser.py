@@ -4,13 +4,11 @@ launching flows through the sandbox. Each page is saved as a screenshot."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser
 
 from tests.conftest import (
     CALLBACK_TOKEN,
@@ -21,61 +19,8 @@ from tests.conftest import (
     READ_KEY,
     WRITE_KEY,
 )
-from tests.receiver.console.conftest import chromium_path
+from tests.receiver.console.conftest import DESKTOP, PHONE, console_for
 from tests.receiver.launches.test_sweep import Tracked, TrackedFactory, tracked  # noqa: F401
-
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    path = chromium_path()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=path, headless=True)
-        yield browser
-        await browser.close()
-
-
-class Console:
-    """One browser tab on the console, keeping every JavaScript error it sees."""
-
-    def __init__(self, page: Page, base_url: str, screenshots: Path) -> None:
-        self.page = page
-        self.base_url = base_url
-        self.screenshots = screenshots
-        self.errors: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text}")
-
-    async def open(self, path: str) -> None:
-        response = await self.page.goto(self.base_url + path)
-        assert response is not None and response.ok, (path, response and response.status)
-
-    async def sign_in(self, key: str) -> None:
-        await self.page.goto(self.base_url + "/ui/login")
-        await self.page.get_by_label("API key").fill(key)
-        await self.page.get_by_role("button", name="Sign in").click()
-        await self.page.wait_for_url(self.base_url + "/ui/")
-
-    async def shot(self, name: str) -> None:
-        await self.page.screenshot(path=self.screenshots / f"{name}.png", full_page=True)
-
-    async def csrf(self) -> str:
-        token = await self.page.locator("form.signout input[name=csrf]").get_attribute("value")
-        assert token
-        return token
-
-
-async def console_for(
-    chromium: Browser, flowtrack: Tracked, screenshots: Path, viewport: Any = None
-) -> Console:
-    context = await chromium.new_context(viewport=viewport or DESKTOP)
-    return Console(await context.new_page(), str(flowtrack.api.base_url).rstrip("/"), screenshots)
 
 
 async def launched(flowtrack: Tracked, flow_id: str, *states: str, **body: Any) -> dict[str, Any]:
