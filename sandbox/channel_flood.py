@@ -13,8 +13,8 @@ to query or download.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -47,6 +47,14 @@ def _path(flow: FlowDefinition) -> list[tuple[str, str, str]]:
     return visits
 
 
+def _id() -> str:
+    # uuid4's layout from one getrandbits call: uuid.uuid4() costs several times more,
+    # which shows at tens of thousands of ids a second.
+    bits = (random.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC << 60) | (0x8 << 60)
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def _body(flow: FlowDefinition, visits: list[tuple[str, str, str]]) -> dict[str, Any]:
     now = iso(utc_now())
     items: list[dict[str, Any]] = [
@@ -56,14 +64,14 @@ def _body(flow: FlowDefinition, visits: list[tuple[str, str, str]]) -> dict[str,
         {
             "objectType": node_type,
             "objectId": node_id,
-            "executionId": str(uuid.uuid4()),
+            "executionId": _id(),
             "startDateTime": now,
             "outputPathId": output_path,
         }
         for node_id, node_type, output_path in visits
     ]
     return {
-        "executionId": str(uuid.uuid4()),
+        "executionId": _id(),
         "divisionId": HOME_DIVISION_ID,
         "flowId": flow.id,
         "flowVersion": flow.version,
