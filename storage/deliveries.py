@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from storage.engine import write_transaction
@@ -126,58 +126,97 @@ class Attempt:
 
 
 def finish_attempt(engine: Engine, attempt: Attempt) -> str | None:
-    """Log the attempt and move its message on; why the endpoint was disabled, if it was."""
+    """Log one attempt (see :func:`finish_attempts`); why its endpoint was disabled, if it was."""
+    return finish_attempts(engine, [attempt]).get(attempt.endpoint_id)
+
+
+def finish_attempts(engine: Engine, batch: Sequence[Attempt]) -> dict[str, str]:
+    """Log attempts and move their messages on, in one transaction (one commit for many
+    deliveries); the endpoints this disabled, with why."""
+    if not batch:
+        return {}
     with write_transaction(engine) as connection:
-        connection.execute(
-            insert(attempts).values(
-                message_id=attempt.message_id,
-                endpoint_id=attempt.endpoint_id,
-                attempted_at=attempt.at,
-                result=attempt.result,
-                status_code=attempt.status_code,
-                latency_ms=attempt.latency_ms,
-                error=attempt.error,
-                response_body=attempt.response_body,
-            )
-        )
-        finished = attempt.result != RETRY
-        connection.execute(
-            update(messages)
-            .where(messages.c.id == attempt.message_id, messages.c.claimed_by == attempt.owner)
-            .values(
-                state=PENDING if not finished else attempt.result,
-                attempts=messages.c.attempts + 1,
-                next_attempt_at=attempt.next_attempt_at if not finished else None,
-                finished_at=attempt.at if finished else None,
-                claimed_by=None,
-                claimed_until=None,
-                last_status=attempt.status_code,
-                last_error=attempt.error,
-            )
-        )
-        return _endpoint_health(connection, attempt)
+        connection.execute(insert(attempts), [_logged(each) for each in batch])
+        connection.execute(_MOVE_ON, [_moved(each) for each in batch])
+        disabled = {}
+        for endpoint_id in dict.fromkeys(each.endpoint_id for each in batch):
+            mine = [each for each in batch if each.endpoint_id == endpoint_id]
+            reason = _endpoint_health(connection, endpoint_id, mine)
+            if reason is not None:
+                disabled[endpoint_id] = reason
+    return disabled
 
 
-def _endpoint_health(connection: Connection, attempt: Attempt) -> str | None:
-    this = endpoints.c.id == attempt.endpoint_id
-    if attempt.result == DELIVERED:
-        connection.execute(
-            update(endpoints)
-            .where(this, endpoints.c.failing_since.is_not(None))
-            .values(failing_since=None)
-        )
+def _logged(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "message_id": attempt.message_id,
+        "endpoint_id": attempt.endpoint_id,
+        "attempted_at": attempt.at,
+        "result": attempt.result,
+        "status_code": attempt.status_code,
+        "latency_ms": attempt.latency_ms,
+        "error": attempt.error,
+        "response_body": attempt.response_body,
+    }
+
+
+# Only for the claim's owner: a message whose lease expired belongs to its new claimant.
+_MOVE_ON = (
+    update(messages)
+    .where(messages.c.id == bindparam("m_id"), messages.c.claimed_by == bindparam("m_owner"))
+    .values(
+        state=bindparam("m_state"),
+        attempts=messages.c.attempts + 1,
+        next_attempt_at=bindparam("m_next"),
+        finished_at=bindparam("m_finished"),
+        claimed_by=None,
+        claimed_until=None,
+        last_status=bindparam("m_status"),
+        last_error=bindparam("m_error"),
+    )
+)
+
+
+def _moved(attempt: Attempt) -> dict[str, Any]:
+    finished = attempt.result != RETRY
+    return {
+        "m_id": attempt.message_id,
+        "m_owner": attempt.owner,
+        "m_state": attempt.result if finished else PENDING,
+        "m_next": None if finished else attempt.next_attempt_at,
+        "m_finished": attempt.at if finished else None,
+        "m_status": attempt.status_code,
+        "m_error": attempt.error,
+    }
+
+
+def _endpoint_health(
+    connection: Connection, endpoint_id: str, batch: Sequence[Attempt]
+) -> str | None:
+    """Follow the endpoint's failures through its attempts, in order; disable it on a 410
+    or when it has been failing for longer than allowed."""
+    this = endpoints.c.id == endpoint_id
+    endpoint = endpoint_row(connection, endpoint_id)
+    if endpoint is None:
         return None
-    endpoint = endpoint_row(connection, attempt.endpoint_id)
-    if endpoint is None or not endpoint["enabled"]:
-        return None
-    since = endpoint["failing_since"] or attempt.at
-    reason = attempt.disable
-    if reason is None and attempt.at - since >= attempt.disable_after:
-        reason = f"every attempt failed since {since.isoformat()}"
-    values: dict[str, Any] = {"failing_since": since}
-    if reason is not None:
-        values |= {"enabled": False, "disabled_reason": reason, "updated_at": attempt.at}
-    connection.execute(update(endpoints).where(this).values(values))
+    since, reason = endpoint["failing_since"], None
+    for attempt in batch:
+        if attempt.result == DELIVERED:
+            since = None
+            continue
+        since = since or attempt.at
+        reason = reason or attempt.disable
+        if reason is None and attempt.at - since >= attempt.disable_after:
+            reason = f"every attempt failed since {since.isoformat()}"
+    values: dict[str, Any] = {}
+    if since != endpoint["failing_since"]:
+        values["failing_since"] = since
+    if reason is not None and endpoint["enabled"]:
+        values |= {"enabled": False, "disabled_reason": reason, "updated_at": batch[-1].at}
+    else:
+        reason = None
+    if values:
+        connection.execute(update(endpoints).where(this).values(values))
     return reason
 
 
@@ -202,6 +241,6 @@ class DeliveryStore(Store):
         """Give back claimed messages that were not sent."""
         await self._run(release, message_ids, owner)
 
-    async def finish_attempt(self, attempt: Attempt) -> str | None:
-        """Log an attempt; why its endpoint was disabled, if it was."""
-        return await self._run(finish_attempt, attempt)
+    async def finish_attempts(self, batch: Sequence[Attempt]) -> dict[str, str]:
+        """Log attempts in one transaction; the endpoints this disabled, with why."""
+        return await self._run(finish_attempts, batch)

@@ -57,8 +57,13 @@ class DeliveryWorker(BackgroundTask):
         # Long enough that a lease never expires under an attempt still in flight.
         self._lease = config.timeout_seconds * 3 + 30
         self._wake = asyncio.Event()
+        self._claim_at_least = max(1, config.concurrency // 4)
         self._inflight: set[asyncio.Task[None]] = set()
         self._per_endpoint: Counter[str] = Counter()
+        # Attempts made, waiting to be recorded: many go in one transaction (one commit).
+        self._made: list[tuple[Mapping[str, Any], Attempt, Answer]] = []
+        self._unrecorded = 0
+        self._to_record = asyncio.Event()
 
     def nudge(self) -> None:
         """Look for due messages now (a message was just written or resent)."""
@@ -72,30 +77,52 @@ class DeliveryWorker(BackgroundTask):
         for task in self._inflight:
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
+        await self._record()
         await self._sender.aclose()
 
     async def _run(self) -> None:
+        recorder = asyncio.create_task(self._recording())
+        try:
+            await self._claiming()
+        finally:
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+
+    async def _recording(self) -> None:
+        while True:
+            await self._to_record.wait()
+            self._to_record.clear()
+            await self._record()
+
+    async def _claiming(self) -> None:
         while True:
             try:
-                claimed = await self._claim()
+                full = await self._claim()
             except StorageError as exc:
                 log.warning(f"claiming failed: {exc}", extra={"action": "webhook.claim_failed"})
-                claimed = 0
-            if claimed:
+                full = False
+            if full:
                 continue  # there may be more due
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._config.poll_seconds)
             self._wake.clear()
 
-    async def _claim(self) -> int:
-        room = self._config.concurrency - len(self._inflight)
-        if room <= 0:
-            return 0
+    async def _claim(self) -> bool:
+        """Claim what there is room for; True when as many were due as there was room.
+
+        With deliveries in flight it waits until a quarter of the room is free: a claim
+        is a write transaction, and one per finished delivery would cost more than it.
+        """
+        busy = len(self._inflight) + self._unrecorded
+        room = self._config.concurrency - busy
+        if room <= 0 or (busy and room < self._claim_at_least):
+            return False
         most = self._config.endpoint_concurrency
-        busy = [endpoint for endpoint, count in self._per_endpoint.items() if count >= most]
+        saturated = [each for each, count in self._per_endpoint.items() if count >= most]
         now = datetime.now(UTC)
         rows = await self._store.claim_due(
-            now=now, owner=self.owner, lease_seconds=self._lease, limit=room, busy=busy
+            now=now, owner=self.owner, lease_seconds=self._lease, limit=room, busy=saturated
         )
         spare = []
         for row in rows:
@@ -109,7 +136,7 @@ class DeliveryWorker(BackgroundTask):
             task.add_done_callback(lambda done, endpoint=endpoint: self._finished(done, endpoint))
         if spare:
             await self._store.release(spare, self.owner)
-        return len(rows) - len(spare)
+        return len(rows) == room
 
     def _finished(self, task: asyncio.Task[None], endpoint: str) -> None:
         self._inflight.discard(task)
@@ -133,22 +160,34 @@ class DeliveryWorker(BackgroundTask):
         else:
             headers = signing.headers(secrets, row["id"], int(now.timestamp()), body)
             answer = await self._sender.post(row["url"], body, headers)
-        attempt = self._outcome(row, answer, now)
+        self._made.append((row, self._outcome(row, answer, now), answer))
+        self._unrecorded += 1
+        self._to_record.set()
+
+    async def _record(self) -> None:
+        """Record every attempt made so far in one transaction, then count and log them."""
+        made, self._made = self._made, []
+        if not made:
+            return
         try:
-            disabled = await self._store.finish_attempt(attempt)
+            disabled = await self._store.finish_attempts([attempt for _, attempt, _ in made])
         except StorageError as exc:
-            # The lease expires and the message is attempted again: at-least-once.
+            # Their leases expire and the messages are attempted again: at-least-once.
             log.warning(
-                f"attempt not recorded: {exc}",
-                extra={"action": "webhook.record_failed", "message_id": row["id"]},
+                f"{len(made)} attempts not recorded: {exc}",
+                extra={"action": "webhook.record_failed"},
             )
             return
-        self._metrics.attempt(attempt.result, answer.seconds)
-        self._log(row, attempt, answer)
-        if disabled is not None:
+        finally:
+            self._unrecorded -= len(made)
+            self._wake.set()  # room for more
+        for row, attempt, answer in made:
+            self._metrics.attempt(attempt.result, answer.seconds)
+            self._log(row, attempt, answer)
+        for endpoint_id, reason in disabled.items():
             log.warning(
-                f"endpoint disabled: {disabled}",
-                extra={"action": "webhook.endpoint_disabled", "endpoint_id": row["endpoint_id"]},
+                f"endpoint disabled: {reason}",
+                extra={"action": "webhook.endpoint_disabled", "endpoint_id": endpoint_id},
             )
 
     def _outcome(self, row: Mapping[str, Any], answer: Answer, now: datetime) -> Attempt:
