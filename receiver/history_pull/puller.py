@@ -9,16 +9,17 @@ it, download each file (a pre-signed link, no Authorization) and store its event
 through the writer (source ``history``, deduplicated against what the push or a data
 action already stored). Then mark the gaps whose launches are all settled ``pulled``.
 
-Every Platform API call of a round counts against ``pull_calls_per_minute`` (the rest
-of the client's rate limit stays for launches and the sweep); a round that reaches it
-stops, and the next one continues. At its first round it reads the org's execution-data
-setting and says clearly when it is off; it never changes it.
+Every Platform API call counts against ``pull_calls_per_minute`` (a bucket refilled at
+that rate; the rest of the client's rate limit stays for launches and the sweep); a
+round that empties it stops, and the next one continues. At its first round it reads
+the org's execution-data setting and says clearly when it is off; it never changes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -96,7 +97,8 @@ class HistoryPuller(BackgroundTask):
         self._store = store
         self._leases = leases
         self._holder = holder
-        self._calls = 0
+        self._calls = float(config.pull_calls_per_minute)
+        self._counted_at = time.monotonic()
         self.status = PullStatus()
 
     async def _run(self) -> None:
@@ -117,10 +119,6 @@ class HistoryPuller(BackgroundTask):
 
     async def run_round(self) -> None:
         """One round (see the module's description)."""
-        budget = max(
-            1, int(self._config.pull_calls_per_minute * self._config.pull_interval_seconds / 60)
-        )
-        self._calls = budget
         status = self.status
         try:
             if status.execution_data is None:
@@ -141,7 +139,7 @@ class HistoryPuller(BackgroundTask):
         except OutOfCalls:
             log.info(
                 "history pull: call budget of this round spent; the next round continues",
-                extra={"action": "history_pull.budget_spent", "calls": budget},
+                extra={"action": "history_pull.budget_spent"},
             )
         except GenesysError as exc:
             status.last_error = str(exc)
@@ -168,7 +166,13 @@ class HistoryPuller(BackgroundTask):
             log.info("execution data is on", extra={"action": "history_pull.execution_data_on"})
 
     def _spend(self) -> None:
-        if self._calls <= 0:
+        """Take one call from the budget: a bucket of ``pull_calls_per_minute`` calls,
+        refilled at that rate, so a round may use what quiet rounds left."""
+        now = time.monotonic()
+        per_minute = self._config.pull_calls_per_minute
+        self._calls = min(per_minute, self._calls + (now - self._counted_at) * per_minute / 60)
+        self._counted_at = now
+        if self._calls < 1:
             raise OutOfCalls()
         self._calls -= 1
 

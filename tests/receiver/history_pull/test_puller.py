@@ -129,3 +129,24 @@ async def test_a_launch_past_retention_without_history_is_marked_expired(
             lambda: tracking(api), lambda s: s["historyPull"]["launches"]["expired"] == 1
         )
         assert state["historyPull"]["launches"]["pulled"] == 0
+
+
+async def test_the_pull_spends_no_more_calls_than_its_budget(
+    database_url: str, sandbox: Any
+) -> None:
+    import asyncio
+
+    tight = {**PULL, "FLOWTRACK_HISTORY_PULL_CALLS_PER_MINUTE": "2"}
+    async with (
+        flowtrack(database_url, sandbox, **tight) as (_, api),
+        httpx.AsyncClient(base_url=sandbox.base_url) as sandbox_api,
+    ):
+        await launch(api, FLOW_OK)
+        await launch(api, FLOW_FAILS)
+        await asyncio.sleep(3)
+        counters = (await sandbox_api.get("/sandbox/stats")).json()["counters"]
+        # The setting read and one query: the bucket of 2 is empty, nothing more for 30 s.
+        assert counters.get("history.queries", 0) == 1
+        assert counters.get("history.downloads", 0) == 0
+        state = await tracking(api)
+        assert state["historyPull"]["launches"]["pulled"] == 0
