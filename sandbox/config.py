@@ -61,6 +61,8 @@ class SandboxConfig:
     notification_max_items: int = 100
     #: How long a pre-signed execution-data download link stays valid.
     execution_data_download_ttl_seconds: int = 3600
+    #: How long a run's execution data is kept after it ended (Genesys: 10 days).
+    execution_data_retention_seconds: float = 10 * 86400
 
     def __post_init__(self) -> None:
         positive = {
@@ -73,6 +75,7 @@ class SandboxConfig:
             "action_executions_per_minute": self.action_executions_per_minute,
             "notification_max_items": self.notification_max_items,
             "execution_data_download_ttl_seconds": self.execution_data_download_ttl_seconds,
+            "execution_data_retention_seconds": self.execution_data_retention_seconds,
         }
         for name, value in positive.items():
             if value <= 0:

@@ -8,7 +8,8 @@ published: Genesys wants them republished, and the sandbox republishes nothing.
 
 A finished run is *logged* ``execution_data_delay_seconds`` after it ends: from then on
 it is an instance the query finds and a job downloads, and its
-``v2.flows.instances.flow.{flowId}`` message is pushed (no data, no message).
+``v2.flows.instances.flow.{flowId}`` message is pushed (no data, no message). It is kept
+``execution_data_retention_seconds`` (10 days) after it ended, then gone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 
 from sandbox.background import Background
 from sandbox.config import SandboxConfig
-from sandbox.errors import NotFound
 from sandbox.executions import Execution
 from sandbox.flows import FlowDefinition
 from sandbox.history_downloads import DownloadSigner
@@ -142,6 +142,7 @@ class HistoryLog:
         self.setting = ExecutionDataSetting(config.execution_data, published_at - timedelta(1))
         self.signer = DownloadSigner(config.execution_data_download_ttl_seconds)
         self.instances: dict[str, Instance] = {}
+        self._retention = timedelta(seconds=config.execution_data_retention_seconds)
         #: Base of the links in pushed messages; learned from requests unless configured.
         self.base_url = (config.public_base_url or "http://127.0.0.1").rstrip("/")
 
@@ -193,10 +194,20 @@ class HistoryLog:
             self._stats.incr("history.truncated_messages")
         self._hub.publish(instances_topic(execution.flow.id), body)
 
-    def get(self, instance_id: str) -> Instance:
+    def kept(self) -> list[Instance]:
+        """The logged instances still within retention (older ones are dropped here)."""
+        cutoff = utc_now() - self._retention
+        for instance_id in [i.id for i in self.instances.values() if i.ended_at < cutoff]:
+            del self.instances[instance_id]
+            self._stats.incr("history.expired")
+        return list(self.instances.values())
+
+    def find(self, instance_id: str) -> Instance | None:
+        """A logged instance within retention, or None."""
         instance = self.instances.get(instance_id)
-        if instance is None:
-            raise NotFound(f"Flow instance {instance_id} was not found.")
+        if instance is not None and instance.ended_at < utc_now() - self._retention:
+            self.kept()
+            return None
         return instance
 
     def clear(self) -> None:

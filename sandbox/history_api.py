@@ -54,7 +54,7 @@ async def query(request: Request) -> Response:
     matches = parse_query(await read_json(request))
     page_size = query_int(request, "pageSize", MAX_RESULTS, low=1, high=MAX_RESULTS)
     found = sorted(
-        (i for i in sandbox.history.instances.values() if matches(i.values())),
+        (i for i in sandbox.history.kept() if matches(i.values())),
         key=lambda i: i.id,
     )
     sandbox.stats.incr("history.queries")
@@ -114,7 +114,7 @@ async def download(request: Request) -> Response:
     )
     if refusal is not None:
         return _s3_error(403, "AccessDenied", refusal)
-    instance = sandbox.history.instances.get(instance_id)
+    instance = sandbox.history.find(instance_id)
     if instance is None:
         return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
     sandbox.stats.incr("history.downloads")

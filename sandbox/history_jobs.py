@@ -69,7 +69,7 @@ class JobRegistry:
 
     def _entity(self, instance_id: str, base_url: str) -> dict[str, Any]:
         """``ExecutionDataEntity``."""
-        if instance_id not in self._history.instances:
+        if self._history.find(instance_id) is None:
             return {"id": instance_id, "failed": True, "statusCode": "404"}
         uri = self._history.signer.uri(base_url, instance_id)
         return {"id": instance_id, "downloadUri": uri, "failed": False}

@@ -489,3 +489,19 @@ async def frames_until(socket: Any, last: str, within: float = 5.0) -> dict[str,
             frame = orjson.loads(await socket.recv())
             frames.setdefault(frame["topicName"], frame)
     return frames
+
+
+async def test_history_past_its_retention_is_gone_from_query_jobs_and_downloads() -> None:
+    async with history_sandbox(execution_data_retention_seconds=2.0) as (sandbox, api):
+        done = await run(api, QUIET)
+        kept = await query(api, criteria("FlowId", "eq", QUIET))
+        job = (await api.post("/api/v2/flows/instances/jobs", json={"ids": [done["id"]]})).json()
+        await api.get(f"/api/v2/flows/instances/jobs/{job['id']}")
+        await asyncio.sleep(2.1)
+        gone = await query(api, criteria("FlowId", "eq", QUIET))
+        success = (await api.get(f"/api/v2/flows/instances/jobs/{job['id']}")).json()
+
+    assert kept["total"] == 1
+    assert gone["total"] == 0
+    assert success["entities"] == [{"id": done["id"], "failed": True, "statusCode": "404"}]
+    assert sandbox.state.stats.get("history.expired") == 1
