@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from receiver.console import csrf
 from receiver.console.rendering import PREFIX, page
 from receiver.console.session import Session, Sessions, SignInRefused
+from receiver.console.telemetry import metrics_of
 from receiver.errors import Forbidden
 from receiver.resources import services
 
@@ -123,11 +124,13 @@ async def login(request: Request) -> Response:
             raise SignInRefused("enter an API key")
         session = sessions.sign_in(services(request).api_keys, key.strip())
     except SignInRefused as exc:
+        metrics_of(request).signed_in("refused")
         log.warning(
             f"console sign-in refused: {exc.message}",
             extra={"action": "console.sign_in_refused", "path": request.url.path},
         )
         return _form(request, exc.message, 401)
+    metrics_of(request).signed_in("write" if session.identity.write else "read")
     log.info(
         "console sign-in",
         extra={

@@ -36,6 +36,7 @@ from receiver.console.rendering import (
     templates,
 )
 from receiver.console.session import Sessions, session_secret
+from receiver.console.telemetry import METRICS_KEY, ConsoleMetrics, metrics_of
 from receiver.errors import FlowtrackError
 from receiver.settings import Settings
 from receiver.web.responses import status_of
@@ -78,6 +79,8 @@ class Console:
             insecure=settings.insecure_api,
         )
         self._templates = templates()
+        # Made at the first request: the app's registry exists once its lifespan started.
+        self._metrics: ConsoleMetrics | None = None
         self._app = ExceptionMiddleware(
             Router(routes=ROUTES),
             handlers={
@@ -91,6 +94,9 @@ class Console:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[SESSIONS_KEY] = self._sessions
         scope[TEMPLATES_KEY] = self._templates
+        if self._metrics is None:
+            self._metrics = ConsoleMetrics(scope["app"].state.services.metrics.registry)
+        scope[METRICS_KEY] = self._metrics
         await self._app(scope, receive, send)
 
 
@@ -121,6 +127,7 @@ async def error_page(request: Request, exc: Exception) -> Response:
             exc_info=exc,
             extra={"action": "console.internal_error", "path": request.url.path},
         )
+    metrics_of(request).refused(code)
     extra = {"action": "console.refused", "path": request.url.path, "code": code}
     if 400 <= status < 500:
         log.info(message, extra=extra)

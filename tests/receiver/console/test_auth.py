@@ -111,3 +111,18 @@ async def test_sign_in_never_sends_the_browser_to_another_site(server: RunningSe
                 data={"key": READ_KEY, "csrf": csrf_token(form.text), "next": target},
             )
             assert answer.headers["location"] == "/ui/", target
+
+
+async def test_sign_ins_and_refusals_are_counted_in_the_metrics(server: RunningServer) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        form = await http.get("/ui/login")
+        await http.post(
+            "/ui/login", data={"key": "nope-0123456789abcdef", "csrf": csrf_token(form.text)}
+        )
+        await sign_in(http, READ_KEY)
+        await http.post("/ui/logout", data={"csrf": "forged"})
+        metrics = await http.get("/metrics", headers={"Authorization": f"Bearer {READ_KEY}"})
+    text = metrics.text
+    assert 'flowtrack_console_sign_ins_total{outcome="refused"} 1.0' in text
+    assert 'flowtrack_console_sign_ins_total{outcome="read"} 1.0' in text
+    assert 'flowtrack_console_refusals_total{code="csrf_refused"} 1.0' in text
