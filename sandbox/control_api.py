@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from sandbox.action_runtime import actions_of
 from sandbox.errors import BadRequest, Conflict
+from sandbox.history_api import base_url
 from sandbox.run import Termination
 from sandbox.state import sandbox_of
 from sandbox.wire import JSONResponse, read_json, read_object
@@ -83,6 +84,7 @@ async def start_interaction(request: Request) -> Response:
     if not isinstance(input_data, dict):
         raise BadRequest("'inputData' must be an object.")
     execution = sandbox.engine.start(flow, str(body.get("name") or flow.name), input_data)
+    sandbox.history.base_url = base_url(request)  # where its history link will point
     return JSONResponse({"executionId": execution.id, "conversationId": execution.conversation_id})
 
 
