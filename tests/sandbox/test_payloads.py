@@ -56,13 +56,20 @@ FLOWS = [
                 "error_code": "DATA_ACTION_FAILED",
                 "on_error": "act-log",
             },
-            {"id": "act-log", "type": "UpdateData", "name": "Log the failure", "duration_ms": 20},
+            {
+                "id": "act-log",
+                "type": "UpdateData",
+                "name": "Log the failure",
+                "duration_ms": 20,
+                "outcome": "FAILURE",
+            },
         ],
     }
 ]
 SDK_MODELS = {
     "notification-flow-start.json": "FlowStartDetailEventTopicFlowStartEvent",
     "notification-flow-end.json": "FlowEndDetailEventTopicFlowEndEvent",
+    "notification-flow-outcome.json": "FlowOutcomeDetailEventTopicFlowOutcomeEvent",
     "notification-flow-execution-history.json": (
         "V2FlowExecutionDataFlowidTopicFlowExecutionHistory"
     ),
@@ -84,6 +91,8 @@ def kind(frame: dict[str, Any]) -> str:
         return "heartbeat" if frame["eventBody"]["message"] == "WebSocket Heartbeat" else "pong"
     if topic.endswith(".flow.end"):
         return "flow.end"
+    if topic.endswith(".flow.outcome"):
+        return "flow.outcome"
     return "history" if topic.startswith("v2.flows.instances.") else topic
 
 
@@ -117,13 +126,14 @@ async def capture(sandbox: RunningSandbox, receiver: CallbackReceiver) -> dict[s
                 f"/api/v2/notifications/channels/{channel['id']}/subscriptions",
                 json=[
                     {"id": f"v2.detail.events.conversation.{conversation_id}.flow.end"},
+                    {"id": f"v2.detail.events.conversation.{conversation_id}.flow.outcome"},
                     {"id": f"v2.flows.instances.flow.{RECORDED_FLOW}"},
                 ],
             )
             await socket.send('{"message":"ping"}')
             frames: dict[str, Any] = {}
             async with asyncio.timeout(5):
-                while len(frames) < 4:
+                while len(frames) < 5:
                     frame = orjson.loads(await socket.recv())
                     frames.setdefault(kind(frame), frame)
                 await api.post(f"/sandbox/channels/{channel['id']}/socket-closing")
@@ -140,6 +150,7 @@ async def capture(sandbox: RunningSandbox, receiver: CallbackReceiver) -> dict[s
             "detail"
         ],
         "notification-flow-end.json": frames["flow.end"],
+        "notification-flow-outcome.json": frames["flow.outcome"],
         "notification-flow-execution-history.json": frames["history"],
         "channel-metadata-heartbeat.json": frames["heartbeat"],
         "channel-metadata-pong.json": frames["pong"],
