@@ -67,7 +67,10 @@ def execution_record(execution: Execution, ended_at: datetime, exit_reason: str)
                 "dateTime": iso(execution.launched_at),
                 "languageTag": LANGUAGE_TAG,
                 "variables": [
-                    {"variableName": f"Flow.{name}", "value": value}
+                    {
+                        "variableName": name if name.startswith("Flow.") else f"Flow.{name}",
+                        "value": value,
+                    }
                     for name, value in execution.input_data.items()
                 ],
             }

@@ -356,7 +356,8 @@ async def test_a_record_nests_a_tasks_visits_and_carries_items_without_ids(
     org: tuple[RunningSandbox, httpx.AsyncClient],
 ) -> None:
     _, api = org
-    done = await run(api, TASKED)
+    launched = await launch(api, TASKED, **{"Flow.flowtrackLaunchId": "launch-7"})
+    done = await finished(api, launched["id"])
 
     flow = (await download_record(api, done["id"]))["flow"]
 
@@ -373,6 +374,7 @@ async def test_a_record_nests_a_tasks_visits_and_carries_items_without_ids(
         next(iter(item.values())) for item in flow["execution"]
     )
     assert set(started) == {"dateTime", "languageTag", "variables"}
+    assert started["variables"] == [{"variableName": "Flow.flowtrackLaunchId", "value": "launch-7"}]
     assert main["taskId"] == "main"
     assert main["taskName"] == "Main task"
     assert [next(iter(item)) for item in main["execution"]] == ["actionCallData", "actionSendEmail"]
