@@ -38,6 +38,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -477,13 +479,13 @@ def sequential(base: str, paths: list[str], name: str, *, items: bool = True) ->
     return timing
 
 
-def bench_database(
-    kind: str, conversations: int, args: argparse.Namespace, workdir: Path
-) -> tuple[Filled, list[Timing]]:
+def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> list[Measured]:
+    """Measure one database per scale; PostgreSQL's larger one is the smaller, copied."""
     if args.database:  # measure a database an earlier run filled
-        return measure(args.database, existing(args.database), args)
+        return [measure(args.database, existing(args.database), args)]
+    measured = []
     with database(kind, workdir) as url:
-        filled = fill(url, conversations)
+        filled = fill(url, args.conversations)
         print(
             f"  {kind}: filled {filled.events:,} events in {filled.seconds:.0f} s", file=sys.stderr
         )
@@ -493,7 +495,129 @@ def bench_database(
             f"{filled.rollup_seconds:.0f} s",
             file=sys.stderr,
         )
-        return measure(url, filled, args)
+        measured.append(measure(url, filled, args))
+        report(kind, measured)
+        if args.scale > 1 and kind == "postgresql":
+            with replicated(url, filled, args.scale) as (larger, grown):
+                print(
+                    f"  {kind}: copied to {grown.events:,} events in {grown.seconds:.0f} s",
+                    file=sys.stderr,
+                )
+                measured.append(measure(larger, grown, args))
+    if args.scale > 1 and kind == "sqlite":
+        with database(kind, workdir) as url:
+            filled = fill(url, args.conversations * args.scale)
+            build_rollups(url, filled)
+            measured.append(measure(url, filled, args))
+    return measured
+
+
+@contextmanager
+def replicated(url: str, filled: Filled, factor: int) -> Iterator[tuple[str, Filled]]:
+    """A copy of the filled PostgreSQL database with every run ``factor`` times over.
+
+    The copies are the same runs under other ids (suffix ``~n``), at the same times: the
+    traffic of one month, ``factor`` times as dense. Their rollups are the originals
+    multiplied, exactly what the advancer computes from them (its speed is measured on
+    the original)."""
+    admin_url = url.replace("postgresql+psycopg", "postgresql").rsplit("/", 1)[0] + "/postgres"
+    source = url.rsplit("/", 1)[1]
+    name = f"{source}_x{factor}"
+    started = time.perf_counter()
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    larger = url.rsplit("/", 1)[0] + "/" + name
+    try:
+        engine = make_engine(larger)
+        with engine.begin() as connection:
+            _multiply(connection, factor)
+        _analyze(engine)
+        with engine.connect() as connection:
+            total = connection.exec_driver_sql("SELECT count(*) FROM events").scalar_one()
+        engine.dispose()
+        rng = random.Random(5)
+
+        def copy_of(value: str) -> str:
+            n = rng.randrange(factor)
+            return value if n == 0 else f"{value}~{n}"
+
+        grown = Filled(
+            [copy_of(value) for value in filled.conversations],
+            [copy_of(value) for value in filled.launches],
+            total,
+            time.perf_counter() - started,
+            filled.main_launches * factor,
+            rollup_seconds=filled.rollup_seconds,
+            rollup_events=filled.rollup_events,
+        )
+        yield larger, grown
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _multiply(connection: Any, factor: int) -> None:
+    run = ("launch_id", "flow_execution_id", "conversation_id")
+    event_columns = [c.name for c in events_table.columns if c.name != "id"]
+    launch_columns = [c.name for c in launches_table.columns]
+    top = connection.exec_driver_sql("SELECT max(id) FROM events").scalar_one()
+    indexes = [*events_table.indexes, *launches_table.indexes]
+    for index in indexes:
+        connection.exec_driver_sql(f"DROP INDEX {index.name}")
+    for n in range(1, factor):
+        suffix = f"'~{n}'"
+        picked = [
+            f"decode(md5(encode(dedupe_key, 'hex') || {suffix}), 'hex')"
+            if column == "dedupe_key"
+            else f"{column} || {suffix}"
+            if column in run
+            else column
+            for column in event_columns
+        ]
+        connection.exec_driver_sql(
+            f"INSERT INTO events ({', '.join(event_columns)}) "  # noqa: S608
+            f"SELECT {', '.join(picked)} FROM events WHERE id <= {top}"
+        )
+        launched = [
+            f"{column} || {suffix}"
+            if column in ("id", *run)
+            else "NULL"
+            if column == "idempotency_key"
+            else column
+            for column in launch_columns
+        ]
+        connection.exec_driver_sql(
+            f"INSERT INTO launches ({', '.join(launch_columns)}) "  # noqa: S608
+            f"SELECT {', '.join(launched)} FROM launches WHERE strpos(id, '~') = 0"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO rollup_runs (flow_id, run_key, last_at, facts) "  # noqa: S608
+            f"SELECT flow_id, run_key || {suffix}, last_at, facts FROM rollup_runs "
+            "WHERE strpos(run_key, '~') = 0"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO rollup_launch_seen (launch_id, flow_id, bucket, state, node_id, "  # noqa: S608
+            f"created_at) SELECT launch_id || {suffix}, flow_id, bucket, state, node_id, "
+            "created_at FROM rollup_launch_seen WHERE strpos(launch_id, '~') = 0"
+        )
+    for table, columns in (
+        ("rollup_nodes", ("entries", "exits", "errors", "open_visits", "runs", "events")),
+        ("rollup_durations", ("visits",)),
+        ("rollup_edges", ("transitions",)),
+        ("rollup_paths", ("runs",)),
+        ("rollup_launches", ("launches",)),
+    ):
+        changes = ", ".join(f"{column} = {column} * {factor}" for column in columns)
+        connection.exec_driver_sql(f"UPDATE {table} SET {changes}")  # noqa: S608
+    connection.exec_driver_sql(
+        "UPDATE rollup_state SET position = (SELECT max(id) FROM events), "
+        "launches_at = (SELECT max(updated_at) FROM launches)"
+    )
+    for index in indexes:
+        index.create(connection)
+
+
+Measured = tuple["Filled", list["Timing"]]
 
 
 def existing(url: str) -> Filled:
@@ -680,13 +804,10 @@ def main() -> int:
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     if args.database:
         kinds = [args.database.split(":", 1)[0]]
-    sizes = [args.conversations] + ([args.conversations * args.scale] if args.scale > 1 else [])
-    results: dict[str, list[tuple[Filled, list[Timing]]]] = {}
+    results: dict[str, list[Measured]] = {}
     with tempfile.TemporaryDirectory(dir=ROOT) as workdir:
         for kind in kinds:
-            for size in sizes if not args.database else sizes[:1]:
-                results.setdefault(kind, []).append(bench_database(kind, size, args, Path(workdir)))
-                report(kind, results[kind][-1:])
+            results[kind] = bench_database(kind, args, Path(workdir))
     for kind, scales in results.items():
         report(kind, scales)
     errors = sum(t.errors for scales in results.values() for _, ts in scales for t in ts)
