@@ -1,12 +1,16 @@
-"""A flow's runs, read from the covering index ``ix_events_flow_runs`` as traces.
+"""A flow's runs counted straight from its events: the full recomputation.
 
-One scan groups the flow's events by run — a launch; else a conversation; else an
-execution — and spells each run as a trace: its node events in order, each a token of
-source family, kind and node id, plus whether the run completed. Identical traces are
-counted in SQL, so Python sees only the distinct ones (a few hundred for a flow with a
-few branches, however many runs), and walks each once with the rules of storage.visits
-and its choice of one source per run: entries, exits, errors, visits still open (in runs
-that have not completed) and paths (the entered nodes in order) are exact.
+Flow statistics are read from the rollups (storage.rollups, storage.flowstats); this is
+the independent reading the rollups are checked against (tests/storage/test_rollups.py),
+and :class:`RunEvent`, the fact of an event a walk needs, which the rollups keep per run.
+
+One scan of the covering index ``ix_events_flow_runs`` groups the flow's events by run —
+a launch; else a conversation; else an execution — and spells each run as a trace: its
+node events in order, each a token of source family, kind and node id, plus whether the
+run completed. Identical traces are counted in SQL, so Python sees only the distinct
+ones, and walks each once with the rules of storage.visits and its choice of one source
+per run: entries, exits, errors, visits still open (in runs that have not completed)
+and paths (the entered nodes in order) are exact.
 
 Both databases aggregate a run's events in index order: history order within each of
 the run's (conversation, execution) blocks, which holds all its events from one source.
