@@ -4,12 +4,14 @@
    fresh database for one endpoint, a local receiver (its own process, answering 200)
    behind it; ``flowtrack serve`` starts with 50 deliveries in flight (per process and per
    endpoint) and the time from its first attempt to its last gives the rate.
-2. **Ingest when 10 % of events end a launch** (needs ``--before DIR``, a checkout of
-   the commit before webhooks, e.g. ``git worktree add /tmp/before-webhooks 87f58f3``):
-   wrk posts canonical events of launches stored beforehand, every tenth one the
-   ``complete`` that ends its launch, with an endpoint subscribed to ``launch.completed``.
-   The same load runs against the old code, the new code delivering, and the new code
-   with delivery off (the outbox writes only), interleaved for ``--rounds`` rounds.
+2. **Ingest when 10 % of events end a launch**: wrk posts canonical events of launches
+   stored beforehand, every tenth one the ``complete`` that ends its launch, with an
+   endpoint subscribed to ``launch.completed``. The same load runs against this tree
+   with its outbox calls switched off (patched out in the server process: the code as
+   it was before webhooks, everything else equal), with the outbox but delivery off,
+   and delivering, interleaved for ``--rounds`` rounds. ``--before DIR`` adds a run of
+   another checkout (e.g. ``git worktree add /tmp/before-webhooks fe416d9~1``, with
+   ``.venv`` linked to this one's).
 
 Figures, not assertions: these machines are shared and noisy.
 
@@ -119,8 +121,18 @@ def serve_receiver(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
 
 
+#: Runs ``flowtrack`` with every outbox call of storage a no-op.
+WITHOUT_OUTBOX = (
+    "import sys; from storage import outbox; "
+    "outbox.launches_ended = outbox.launch_ended = outbox.action_run_ended = "
+    "lambda *a, **k: None; "
+    "outbox.WriterOutbox.wanted = staticmethod(lambda *a: False); "
+    "from receiver.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 @contextmanager
-def flowtrack(url: str, tree: Path, **settings: str) -> Iterator[int]:
+def flowtrack(url: str, tree: Path, *, outbox_off: bool = False, **settings: str) -> Iterator[int]:
     """``flowtrack serve`` from ``tree`` on ``url``; its port."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
@@ -133,7 +145,8 @@ def flowtrack(url: str, tree: Path, **settings: str) -> Iterator[int]:
         FLOWTRACK_SWEEP_ENABLED="0",
         **settings,
     )
-    command = [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1"]
+    program = ["-c", WITHOUT_OUTBOX] if outbox_off else ["-m", "receiver"]
+    command = [sys.executable, *program, "serve", "--host", "127.0.0.1"]
     with process([*command, "--port", str(port)], port, cwd=tree, env=env):
         yield port
 
@@ -276,7 +289,7 @@ def wrk(port: int, seconds: int, prefix: str) -> dict[str, float]:
 
 
 def ingest_run(
-    kind: str, tree: Path, settings: dict[str, str], seconds: int, workdir: Path
+    kind: str, tree: Path, settings: dict[str, Any], seconds: int, workdir: Path
 ) -> dict[str, float]:
     prefix = uuid.uuid4().hex[:6]
     with database(kind, workdir) as url, receiver() as hook:
@@ -300,22 +313,25 @@ def ingest_run(
     return figures
 
 
-def ingest_cost(kind: str, before: Path, seconds: int, rounds: int, workdir: Path) -> None:
-    configs = {
-        "before webhooks": (before, {}),
+def ingest_cost(kind: str, before: Path | None, seconds: int, rounds: int, workdir: Path) -> None:
+    quiet = {**WEBHOOK_SETTINGS, "FLOWTRACK_WEBHOOKS_DELIVERY": "0"}
+    configs: dict[str, tuple[Path, dict[str, Any]]] = {
+        "without the outbox": (ROOT, {**quiet, "outbox_off": True}),
+        "outbox, delivery off": (ROOT, quiet),
         "outbox, delivering": (ROOT, WEBHOOK_SETTINGS),
-        "outbox, delivery off": (ROOT, {**WEBHOOK_SETTINGS, "FLOWTRACK_WEBHOOKS_DELIVERY": "0"}),
     }
+    if before is not None:
+        configs[f"checkout {before.name}"] = (before, {})
     results: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
     for _ in range(rounds):
         for name, (tree, settings) in configs.items():
             results[name].append(ingest_run(kind, tree, settings, seconds, workdir))
-    base = median(each["rate"] for each in results["before webhooks"])
+    base = median(each["rate"] for each in results["without the outbox"])  # the reference
     print(
         f"\n{kind}: ingest, 10 % of events end a launch ({CONNECTIONS} connections, {seconds} s x {rounds})"
     )
     print(
-        f"  {'':22} {'events/s':>9} {'vs before':>9} {'p50 ms':>7} {'p99 ms':>7} {'ended':>6} {'messages':>8}"
+        f"  {'':22} {'events/s':>9} {'ratio':>9} {'p50 ms':>7} {'p99 ms':>7} {'ended':>6} {'messages':>8}"
     )
     for name, runs in results.items():
         rate = median(each["rate"] for each in runs)
@@ -334,7 +350,9 @@ def main() -> int:
     )
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--messages", type=int, default=3000)
-    parser.add_argument("--before", type=Path, help="a checkout of the commit before webhooks")
+    parser.add_argument("--before", type=Path, help="another checkout to run the load against")
+    parser.add_argument("--skip-deliveries", action="store_true")
+    parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--serve-receiver", type=int, help=argparse.SUPPRESS)
@@ -346,12 +364,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         for kind in kinds:
-            rate, ceiling = deliveries(kind, args.messages, workdir)
-            print(
-                f"{kind}: {args.messages} messages delivered at {rate:.0f}/s with 50 in flight; "
-                f"a bare httpx client, same receiver: {ceiling:.0f}/s ({rate / ceiling:.2f})"
-            )
-            if args.before is not None:
+            if not args.skip_deliveries:
+                rate, ceiling = deliveries(kind, args.messages, workdir)
+                print(
+                    f"{kind}: {args.messages} messages delivered at {rate:.0f}/s with 50 in "
+                    f"flight; a bare httpx client, same receiver: {ceiling:.0f}/s "
+                    f"({rate / ceiling:.2f})"
+                )
+            if not args.skip_ingest:
                 ingest_cost(kind, args.before, args.seconds, args.rounds, workdir)
     return 0
 

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, insert, select
 
 from storage.columns import sqlite_datetime
 from storage.records import DeadLetterRecord, EventRecord
+from storage.tables import Launch
 from storage.tables.webhooks import WebhookEndpoint, WebhookMessage
 from storage.vocabulary import (
     COMPLETED,
@@ -39,6 +40,7 @@ from storage.vocabulary import (
 
 endpoints = WebhookEndpoint.__table__  # type: ignore[attr-defined]
 messages = WebhookMessage.__table__  # type: ignore[attr-defined]
+launches = Launch.__table__  # type: ignore[attr-defined]
 
 # -- event types (webhook_messages.event_type) -------------------------------------------
 
@@ -188,6 +190,12 @@ def _message(
     }
 
 
+def _subscribers(connection: Connection) -> list[Any]:
+    """The enabled endpoints: (id, event types, flow ids)."""
+    query = select(endpoints.c.id, endpoints.c.event_types, endpoints.c.flow_ids)
+    return list(connection.execute(query.where(endpoints.c.enabled.is_(True))).all())
+
+
 def enqueue(
     connection: Connection,
     event_type: str,
@@ -202,10 +210,9 @@ def enqueue(
 
     ``endpoint_id`` sends to that endpoint only, subscribed or not (a test ping).
     """
-    query = select(endpoints.c.id, endpoints.c.event_types, endpoints.c.flow_ids)
     if endpoint_id is None:
-        found = connection.execute(query.where(endpoints.c.enabled.is_(True))).all()
-        targets = [row.id for row in found if subscribes(row[1], row[2], event_type, flow_id)]
+        found = _subscribers(connection)
+        targets = [row[0] for row in found if subscribes(row[1], row[2], event_type, flow_id)]
     else:
         targets = [endpoint_id]
     if not targets:
@@ -230,6 +237,37 @@ def launch_ended(connection: Connection, launch: Mapping[str, Any], now: datetim
             subject=launch["id"],
             now=now,
         )
+
+
+def launches_ended(connection: Connection, launch_ids: Sequence[str], now: datetime) -> None:
+    """These launches just reached an end state: their messages, with one read of the
+    endpoints and one of the launches for them all (the tracker ends many at once)."""
+    if not launch_ids:
+        return
+    found = _subscribers(connection)
+    if not found:
+        return
+    ended = connection.execute(select(launches).where(launches.c.id.in_(list(launch_ids))))
+    rows = []
+    for launch in ended.mappings():
+        event_type = LAUNCH_ENDED.get(launch["state"])
+        if event_type is None:
+            continue
+        data = facts(launch, LAUNCH_FACTS)
+        for endpoint_id, event_types, flow_ids in found:
+            if subscribes(event_types, flow_ids, event_type, launch["flow_id"]):
+                rows.append(
+                    _message(
+                        endpoint_id,
+                        event_type,
+                        data,
+                        flow_id=launch["flow_id"],
+                        subject=launch["id"],
+                        now=now,
+                    )
+                )
+    if rows:
+        connection.execute(insert(messages), rows)
 
 
 #: The final states of a data action run that send ``action_run.failed`` (a cancelled

@@ -87,10 +87,14 @@ def refresh(
     seen: list[str] = []
     with write_transaction(engine) as connection:
         found = connection.execute(query).mappings().all()
+        ended = []
         for launch in found:
             _attribute(connection, launch)
-            _advance(connection, launch, now)
+            if _advance(connection, launch, now):
+                ended.append(launch["id"])
             seen.append(launch["id"])
+        # The webhook outbox, in this transaction: sent if and only if the ends commit.
+        outbox.launches_ended(connection, ended, now)
     return seen
 
 
@@ -130,7 +134,8 @@ def _attribute(connection: Connection, launch: RowMapping) -> None:
         )
 
 
-def _advance(connection: Connection, launch: RowMapping, now: datetime) -> None:
+def _advance(connection: Connection, launch: RowMapping, now: datetime) -> bool:
+    """Move the launch's state forward from its events; True when it just ended."""
     mine = events.c.launch_id == launch["id"]
 
     def latest(*columns: Any, kinds: tuple[str, ...]) -> Any:
@@ -159,7 +164,7 @@ def _advance(connection: Connection, launch: RowMapping, now: datetime) -> None:
     ).one()
     total, errors, last_received, node_id, node_name, outcome, ended_at, completes = summary
     if not total:
-        return
+        return False
     values: dict[str, Any] = {"last_event_at": last_received, "updated_at": now}
     if node_id is not None:
         values["current_node_id"], values["current_node_name"] = node_id, node_name
@@ -200,13 +205,10 @@ def _advance(connection: Connection, launch: RowMapping, now: datetime) -> None:
     changed = connection.execute(
         update(launches).where(this, launches.c.state.in_(allowed_from)).values(**moved)
     ).rowcount
-    if changed and state in TERMINAL_STATES:
-        # The webhook outbox, in this transaction: sent if and only if the end commits.
-        ended = connection.execute(select(launches).where(this)).mappings().one()
-        outbox.launch_ended(connection, ended, now)
-    elif again:
+    if again and not changed:
         # Again when already there: a late error can tell a failure's cause better.
         connection.execute(update(launches).where(this, launches.c.state == state).values(**moved))
+    return bool(changed) and state in TERMINAL_STATES
 
 
 def _why_ended(connection: Connection, mine: Any, state: str) -> tuple[str | None, str | None]:
