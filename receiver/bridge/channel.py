@@ -214,6 +214,8 @@ class ChannelRunner:
                 ping_interval=None,
                 max_size=_MAX_MESSAGE_BYTES,
                 max_queue=1024,
+                # Frames are small and local CPU is the bottleneck, not bandwidth.
+                compression=None,
                 open_timeout=10,
             )
         except InvalidStatus as exc:
