@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from receiver.actions.errors import ActionNotFound, ActionsUnavailable
-from receiver.genesys import DataAction, GenesysClient, GenesysNotFound
+from receiver.actions.errors import ActionNotFound, ActionsUnavailable, GenesysFailed
+from receiver.genesys import DataAction, GenesysClient, GenesysError, GenesysNotFound
 
 #: How many pages of actions one list reads at most (100 each).
 MAX_PAGES = 20
@@ -62,6 +62,8 @@ class ActionCatalog:
         except GenesysNotFound as exc:
             self._contracts.pop(action_id, None)
             raise ActionNotFound(f"Genesys has no data action {action_id!r}") from exc
+        except GenesysError as exc:
+            raise GenesysFailed(exc.message, detail=exc.detail) from exc
         self._contracts[action_id] = _Kept(action, self._clock() + self._contract_ttl)
         return action
 
@@ -77,9 +79,12 @@ class ActionCatalog:
             return kept[0]
         found: list[DataAction] = []
         for number in range(1, MAX_PAGES + 1):
-            page = await self.genesys.actions.list(
-                name=name, category=category, include_config=True, page_number=number
-            )
+            try:
+                page = await self.genesys.actions.list(
+                    name=name, category=category, include_config=True, page_number=number
+                )
+            except GenesysError as exc:
+                raise GenesysFailed(exc.message, detail=exc.detail) from exc
             found.extend(page.entities)
             if not page.entities or (page.page_count is not None and number >= page.page_count):
                 break

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from receiver.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from receiver.errors import Conflict, InvalidRequest, NotFound, Unavailable, UpstreamFailure
 
 
 class InvalidRunRequest(InvalidRequest):
@@ -48,3 +48,12 @@ class ActionsUnavailable(Unavailable):
     """flowtrack has no Genesys client credentials, so it cannot reach data actions."""
 
     code = "genesys_not_configured"
+
+
+class GenesysFailed(UpstreamFailure):
+    """Genesys could not be asked about the action (unreachable, refused, answered 5xx).
+
+    ``detail`` carries Genesys's status, code and correlation id when there were any.
+    """
+
+    code = "genesys_failed"

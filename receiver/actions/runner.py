@@ -24,7 +24,7 @@ from sqlalchemy.engine import RowMapping
 
 from receiver.actions import validation
 from receiver.actions.catalog import ActionCatalog
-from receiver.actions.errors import ActionNotFound
+from receiver.actions.errors import ActionNotFound, GenesysFailed
 from receiver.actions.limiter import OrgLimiter
 from receiver.actions.outcomes import Failure, classify, correlation_id, error_json
 from receiver.actions.telemetry import ActionMetrics
@@ -199,13 +199,16 @@ class RunWorker:
             return Ending(
                 FAILED, datetime.now(UTC), "not_found", error=_json({"message": exc.message})
             )
-        except GenesysError as exc:
-            failure = classify(exc)
+        except GenesysFailed as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, GenesysError):  # always chained by the catalog
+                raise
+            failure = classify(cause)
             return Ending(
                 failure.state,
                 datetime.now(UTC),
                 failure.reason,
-                error=_json(error_json(exc, failure)),
+                error=_json(error_json(cause, failure)),
             )
         genesys = self._catalog.genesys
         body = orjson.loads(row["input"])

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from receiver.actions.errors import (
     ActionNotFound,
     ActionsUnavailable,
+    GenesysFailed,
     IdempotencyKeyReused,
     InvalidActionInput,
     InvalidRunRequest,
@@ -22,7 +23,6 @@ from receiver.actions.service import RunOrder
 from receiver.api.action_runs import ActionRun, run_json
 from receiver.api.bodies import MalformedJSON, UnsupportedMediaType, json_body
 from receiver.genesys import DataAction
-from receiver.genesys.errors import GenesysError
 from receiver.resources import services
 from receiver.web.access import identity_of
 from receiver.web.models import RequestModel, WireModel, problems_of, raw_json, render
@@ -140,7 +140,7 @@ class StatsQuery(RequestModel):
 
 
 ACTION_ID = Param("action_id", "path", string(minLength=1), "The data action's id.")
-GENESYS_FAILURES = (Failure.of(ActionsUnavailable), Failure.of(GenesysError, status=502))
+GENESYS_FAILURES = (Failure.of(ActionsUnavailable), Failure.of(GenesysFailed))
 
 
 @operation(
@@ -226,7 +226,7 @@ _LOCATION = {"Location": Header("The run's URL.", required=True)}
     },
     failures=(
         Failure.of(InvalidActionInput, detail=PROBLEMS),
-        Failure.of(InvalidRunRequest, detail=PROBLEMS),
+        Failure.of(InvalidRunRequest, detail=PROBLEMS, detail_required=False),
         MalformedJSON,
         UnsupportedMediaType,
         Failure.of(IdempotencyKeyReused),

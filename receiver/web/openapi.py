@@ -58,6 +58,7 @@ TAGS = (
     ("history", "The path a launch or a conversation took through its flow."),
     ("flows", "The flows flowtrack has seen, and their statistics."),
     ("audit", "Who did what through the API (the name of each write's API key)."),
+    ("actions", "Executing Genesys data actions as validated, durable runs."),
     ("meta", "This document and its human-readable page (no key)."),
 )
 
