@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from storage.engine import read_connection, write_transaction
@@ -66,3 +66,11 @@ class GapStore(Store):
     async def recent(self, limit: int = 20) -> Sequence[RowMapping]:
         """The latest gaps (see :func:`recent_gaps`)."""
         return await self._run(recent_gaps, limit)
+
+
+def delete_old_gaps(engine: Engine, *, cutoff: datetime, limit: int) -> int:
+    """Delete up to ``limit`` gaps that ended before ``cutoff`` (retention)."""
+    doomed = select(gaps.c.id).where(gaps.c.ended_at < cutoff).limit(limit)
+    with write_transaction(engine) as connection:
+        result = connection.execute(delete(gaps).where(gaps.c.id.in_(doomed)))
+    return int(result.rowcount)

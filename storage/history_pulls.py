@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import Engine, and_, exists, func, insert, not_, or_, select, update
+from sqlalchemy import Engine, and_, delete, exists, func, insert, not_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from storage.engine import read_connection, write_transaction
@@ -240,3 +240,12 @@ class HistoryPullStore(Store):
     async def state_of(self, launch_ids: Sequence[str]) -> dict[str, str]:
         """See :func:`state_of`."""
         return await self._run(state_of, launch_ids)
+
+
+def delete_old_pulls(engine: Engine, *, cutoff: datetime, limit: int) -> int:
+    """Delete up to ``limit`` history states last changed before ``cutoff`` (retention:
+    their launches are past the platform's 10 days, and soon gone themselves)."""
+    doomed = select(pulls.c.launch_id).where(pulls.c.updated_at < cutoff).limit(limit)
+    with write_transaction(engine) as connection:
+        result = connection.execute(delete(pulls).where(pulls.c.launch_id.in_(doomed)))
+    return int(result.rowcount)

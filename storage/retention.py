@@ -14,6 +14,10 @@ With ``cutoff`` = now minus the period, what goes:
 - **dead letters** received before the cutoff;
 - **audit records** made before the cutoff;
 - **data action runs** that ended before the cutoff (storage.action_runs).
+- **webhook messages** delivered or failed, made before the cutoff, with their attempts
+  (storage.webhooks); pending ones are kept.
+- **tracking**: push gaps that ended, and launches' history states last changed, before
+  the cutoff (storage.gaps, storage.history_pulls).
 
 Each call deletes at most one batch in its own short transaction, so the ingest writer
 (SQLite: one write lock) waits at most one batch. On PostgreSQL the batch is chosen
@@ -31,9 +35,12 @@ from sqlalchemy import Engine, and_, delete, exists, or_, select, tuple_
 
 from storage.action_runs import delete_old_runs
 from storage.engine import read_connection, write_transaction
+from storage.gaps import delete_old_gaps
+from storage.history_pulls import delete_old_pulls
 from storage.store import Store
 from storage.tables import AuditRecord, DeadLetter, Event, Launch
 from storage.vocabulary import TERMINAL_STATES, UNFINISHED_STATES
+from storage.webhooks import delete_finished as delete_finished_webhook_messages
 
 events = Event.__table__  # type: ignore[attr-defined]
 launches = Launch.__table__  # type: ignore[attr-defined]
@@ -193,3 +200,16 @@ class RetentionStore(Store):
     async def delete_old_action_runs(self, *, cutoff: datetime, limit: int) -> int:
         """Delete up to ``limit`` data action runs that ended before ``cutoff``."""
         return await self._run(delete_old_runs, cutoff=cutoff, limit=limit)
+
+    async def delete_old_tracking(self, *, cutoff: datetime, limit: int) -> int:
+        """Delete up to ``limit`` push gaps ended, and then history states changed, before
+        ``cutoff`` (storage.gaps, storage.history_pulls)."""
+        deleted = await self._run(delete_old_gaps, cutoff=cutoff, limit=limit)
+        if deleted < limit:
+            deleted += await self._run(delete_old_pulls, cutoff=cutoff, limit=limit - deleted)
+        return deleted
+
+    async def delete_finished_webhook_messages(self, *, cutoff: datetime, limit: int) -> int:
+        """Delete up to ``limit`` delivered or failed webhook messages made before ``cutoff``,
+        with their attempts (pending ones are kept)."""
+        return await self._run(delete_finished_webhook_messages, cutoff=cutoff, limit=limit)

@@ -60,6 +60,8 @@ class RetentionReport:
     dead_letters: int = 0
     audit: int = 0
     action_runs: int = 0
+    webhook_messages: int = 0
+    tracking: int = 0
     batches: int = 0
     complete: bool = False
 
@@ -126,6 +128,11 @@ class Retention(Job[RetentionReport]):
             ("dead_letters", lambda: store.delete_old_dead_letters(cutoff=cutoff, limit=limit)),
             ("audit", lambda: store.delete_old_audit(cutoff=cutoff, limit=limit)),
             ("action_runs", lambda: store.delete_old_action_runs(cutoff=cutoff, limit=limit)),
+            (
+                "webhook_messages",
+                lambda: store.delete_finished_webhook_messages(cutoff=cutoff, limit=limit),
+            ),
+            ("tracking", lambda: store.delete_old_tracking(cutoff=cutoff, limit=limit)),
         )
         for counted, delete in passes:
             while await self._may_continue(deadline):

@@ -52,8 +52,9 @@ async def test_a_run_deletes_in_batches_and_says_what_it_deleted(
     assert (report.events, report.launches, report.dead_letters, report.audit) == (5, 2, 1, 1)
     assert report.complete
     # Events: windows of 2 over the 7 old ones; launches: 2, then 0; dead letters: 1;
-    # audit records: 1; data action runs: none (one empty batch).
-    assert report.batches == 4 + 2 + 1 + 1 + 1
+    # audit records: 1; data action runs, webhook messages and tracking: none (one empty
+    # batch each).
+    assert report.batches == 4 + 2 + 1 + 1 + 1 + 1 + 1
     assert count(engine, events) == 3 + 2
     assert count(engine, events, events.c.launch_id == running) == 2
     (line,) = [r for r in caplog.records if getattr(r, "action", None) == "retention.deleted"]
