@@ -14,9 +14,8 @@ not to the REST API, like ``flowtrack migrate``:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from typing import Any, TextIO
+from typing import Any
 
 from receiver.logs import configure_logging
 from receiver.settings import Settings
@@ -41,7 +40,7 @@ def _engine() -> Any:
     return make_engine(settings.database_url)
 
 
-def _status(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _status(args: argparse.Namespace) -> int:
     from storage.rollups import lag
 
     engine = _engine()
@@ -50,13 +49,11 @@ def _status(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     finally:
         engine.dispose()
     advanced = state.advanced_at.isoformat() if state.advanced_at else "never"
-    print(
-        f"position: event {state.position} ({behind} behind); last advanced: {advanced}", file=out
-    )
+    print(f"at event {state.position}, {behind} behind; last advanced {advanced}")
     return 0
 
 
-def _rebuild(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _rebuild(args: argparse.Namespace) -> int:
     from storage.rollups import advance, lag, reset
 
     engine = _engine()
@@ -64,14 +61,14 @@ def _rebuild(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     taken = 0
     try:
         reset(engine)
-        print("rollups emptied; taking every event again", file=out)
+        print("rollups emptied; taking every event again")
         while True:
             report = advance(engine, limit=args.batch)
             taken += report.events
             if not report.more and not report.conflict:
                 break
             if report.events and taken // 100_000 != (taken - report.events) // 100_000:
-                print(f"… {taken} events taken", file=out)
+                print(f"… {taken} events taken")
         behind, state = lag(engine)
     finally:
         engine.dispose()
@@ -79,6 +76,5 @@ def _rebuild(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     print(
         f"rebuilt from {taken} events in {seconds:.1f} s; at event {state.position}, "
         f"{behind} behind",
-        file=out,
     )
     return 0

@@ -2,9 +2,11 @@
 retention, which outlives the events'."""
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
+from receiver.cli import main
 from receiver.jobs.rollups import RollupJob
 from receiver.settings.rollups import RollupsConfig
 from storage.engine import write_transaction
@@ -77,3 +79,15 @@ async def test_statistics_outlive_the_events_that_retention_deletes(engine: Engi
     recent = flow_stats(engine, "flow-1", since=RECENT - timedelta(hours=1))
     assert not recent.coverage.aggregates_only(recent.window)
     assert recent.events == 2
+
+
+def test_the_cli_rebuilds_the_rollups_from_the_stored_events(
+    engine: Engine, database_url: str, monkeypatch: Any, capsys: Any
+) -> None:
+    add_events(engine, RECENT, 3, conversation_id="c-1")
+    monkeypatch.setenv("FLOWTRACK_DATABASE_URL", database_url)
+    assert main(["rollups", "rebuild", "--batch", "2"]) == 0
+    assert "rebuilt from 3 events" in capsys.readouterr().out
+    assert flow_stats(engine, "flow-1").events == 3
+    assert main(["rollups", "status"]) == 0
+    assert ", 0 behind;" in capsys.readouterr().out
