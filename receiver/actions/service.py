@@ -30,6 +30,7 @@ from receiver.actions.errors import (
 from receiver.actions.runner import RunWorker
 from receiver.launches.ids import new_launch_id
 from receiver.settings.actions import ActionsConfig
+from storage.action_reads import RunStats
 from storage.action_runs import (
     FINAL_STATES,
     QUEUED,
@@ -37,7 +38,6 @@ from storage.action_runs import (
     ActionRunStore,
     Ending,
     NewRun,
-    RunStats,
 )
 
 

@@ -32,7 +32,8 @@ from receiver.web.operations import (
 )
 from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
-from storage.action_runs import RUN_STATES, RunFilter
+from storage.action_reads import RunFilter
+from storage.action_runs import RUN_STATES
 
 
 class Attempt(WireModel):

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from storage.action_reads import run_stats
 from storage.action_runs import (
     CANCELLED,
     FAILED,
@@ -23,7 +24,6 @@ from storage.action_runs import (
     insert_run,
     recover_orphans,
     renew_leases,
-    run_stats,
 )
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
