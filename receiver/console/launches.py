@@ -9,6 +9,7 @@ refreshes itself.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -130,14 +131,16 @@ def _next_link(params: Any, last: Any) -> str:
 
 async def _find(found: Services, text: str) -> str | None:
     """Where an id leads: its launch, the launch of its execution, or its conversation."""
-    if await found.launch_store.get(text) is not None:
+    # The three lookups at once: each is one index probe.
+    launch, by_execution, by_conversation = await asyncio.gather(
+        found.launch_store.get(text),
+        found.event_store.list(EventFilter(flow_execution_id=text), limit=1),
+        found.event_store.list(EventFilter(conversation_id=text), limit=1),
+    )
+    if launch is not None:
         return f"{PREFIX}/launches/{quote(text, safe='')}"
-    by_execution = await found.event_store.list(EventFilter(flow_execution_id=text), limit=1)
-    if by_execution:
-        launch_id = by_execution[0]["launch_id"]
-        if launch_id:
-            return f"{PREFIX}/launches/{quote(launch_id, safe='')}"
-    by_conversation = await found.event_store.list(EventFilter(conversation_id=text), limit=1)
+    if by_execution and by_execution[0]["launch_id"]:
+        return f"{PREFIX}/launches/{quote(by_execution[0]['launch_id'], safe='')}"
     if by_conversation:
         return f"{PREFIX}/conversations/{quote(text, safe='')}"
     return None

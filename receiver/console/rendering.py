@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -102,6 +103,20 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     return f"{text} ago" if delta >= 0 else f"in {text}"
 
 
+def moment(value: datetime | None) -> Markup:
+    """A ``<time>`` element: UTC to the second, the exact instant in its title."""
+    if value is None:
+        return Markup("—")
+    # Markup.format escapes what it is given.
+    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(iso(value), when(value))
+
+
+def state(value: str) -> Markup:
+    """A state as a badge (its CSS class names the state)."""
+    badge = Markup('<span class="state state-{0}">{1}</span>')
+    return badge.format(value, value.replace("_", " "))
+
+
 def templates() -> Jinja2Templates:
     """The console's templates, with its filters and static addresses."""
     environment = Environment(
@@ -114,8 +129,13 @@ def templates() -> Jinja2Templates:
     )
     digests = _digests()
     environment.filters.update(when=when, iso=iso, duration=duration, ago=ago)
+    # Python, not template macros: called for every row of every list.
     environment.globals.update(
-        static=lambda name: static_url(name, digests), ui=PREFIX, field_name="csrf"
+        static=lambda name: static_url(name, digests),
+        ui=PREFIX,
+        field_name="csrf",
+        moment=moment,
+        state=state,
     )
     return Jinja2Templates(env=environment)
 
