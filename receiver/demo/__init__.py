@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from receiver.app import create_app
-from receiver.demo import console, tracking
+from receiver.demo import console, tracking, webhooks
 from receiver.registration.register import register_from_settings
 from receiver.serving.server import running_server
 from receiver.settings import Settings
@@ -179,6 +179,7 @@ async def _demo_on(args: argparse.Namespace, path: Path) -> int:
             "FLOWTRACK_SQLITE_SYNCHRONOUS": "normal",
             "FLOWTRACK_LOG_LEVEL": "WARNING",
             **tracking.SETTINGS,
+            **webhooks.SETTINGS,
         }
     )
     out.say(f"flowtrack demo — database {database}")
@@ -190,6 +191,7 @@ async def _demo_on(args: argparse.Namespace, path: Path) -> int:
     async with (
         running_sandbox(sandbox_config, port=args.sandbox_port) as sandbox,
         running_server(create_app(settings), port=args.port) as server,
+        webhooks.receiving() as inbox,
         httpx.AsyncClient(
             base_url=server.base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
         ) as api,
@@ -199,10 +201,12 @@ async def _demo_on(args: argparse.Namespace, path: Path) -> int:
         report = await register_from_settings(replace(settings, public_url=server.base_url))
         for change in report.resources:
             out.say(f"  registered {change.kind} {change.outcome}: {change.name}")
+        await webhooks.subscribe(api, inbox, out.say)
         launches = await _launch_all(api, out)
         finished = await _follow(api, launches, out, stop)
         if finished:
             await _show_results(api, launches, out)
+            await webhooks.show(api, inbox, out.say, short_id)
         if not args.exit_when_done:
             _explore(out, server.base_url, api_key, launches[0]["id"])
         # Last, where the eye lands: the console and the key that signs in to it.
