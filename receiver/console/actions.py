@@ -17,7 +17,8 @@ from receiver.console.rendering import PREFIX, page
 from receiver.errors import NotFound
 from receiver.resources import services
 from receiver.web.models import timestamp
-from storage.action_runs import QUEUED, RUN_STATES, RUNNING, RunFilter
+from storage.action_reads import RunFilter
+from storage.action_runs import QUEUED, RUN_STATES, RUNNING
 
 PAGE = 50
 REFRESH_SECONDS = 5
