@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import Engine, and_, delete, exists, func, insert, not_, or_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from storage.engine import read_connection, write_transaction
 from storage.gaps import PENDING as GAP_PENDING
@@ -196,6 +196,18 @@ def counts(engine: Engine) -> dict[str, int]:
     return {state: found.get(state, 0) for state in PULL_STATES}
 
 
+def unresolved(engine: Engine, limit: int) -> Sequence[RowMapping]:
+    """The latest launches given up on (``ambiguous``, ``expired``), newest first."""
+    statement = (
+        select(pulls)
+        .where(pulls.c.state.in_((AMBIGUOUS, EXPIRED)))
+        .order_by(pulls.c.updated_at.desc(), pulls.c.launch_id)
+        .limit(limit)
+    )
+    with read_connection(engine) as connection:
+        return connection.execute(statement).mappings().all()
+
+
 def state_of(engine: Engine, launch_ids: Sequence[str]) -> dict[str, str]:
     """The history state of each launch that has one."""
     statement = select(pulls.c.launch_id, pulls.c.state).where(pulls.c.launch_id.in_(launch_ids))
@@ -236,6 +248,10 @@ class HistoryPullStore(Store):
     async def counts(self) -> dict[str, int]:
         """See :func:`counts`."""
         return await self._run(counts)
+
+    async def unresolved(self, limit: int) -> Sequence[RowMapping]:
+        """See :func:`unresolved`."""
+        return await self._run(unresolved, limit)
 
     async def state_of(self, launch_ids: Sequence[str]) -> dict[str, str]:
         """See :func:`state_of`."""

@@ -97,6 +97,19 @@ class Notifications(WireModel):
     )
 
 
+class GivenUp(WireModel):
+    """A launch whose history the pull will not fetch, and why."""
+
+    launch_id: str
+    state: str = one_of(
+        ("ambiguous", "expired"),
+        "`ambiguous`: several runs could be it; `expired`: ended over 10 days ago without "
+        "history (Genesys keeps execution data 10 days).",
+    )
+    detail: str | None
+    updated_at: Timestamp
+
+
 class HistoryPull(WireModel):
     """The execution history download (FLOWTRACK_HISTORY_PULL)."""
 
@@ -115,9 +128,18 @@ class HistoryPull(WireModel):
         "days ago without history).",
         json_schema_extra={"propertyNames": {"enum": list(PULL_STATES)}},
     )
+    given_up: list[GivenUp] = Field(
+        description=f"The latest {RECENT_GAPS} launches given up on, newest first."
+    )
 
     @classmethod
-    def of(cls, enabled: bool, lease: LeaseState | None, launches: dict[str, int]) -> HistoryPull:
+    def of(
+        cls,
+        enabled: bool,
+        lease: LeaseState | None,
+        launches: dict[str, int],
+        given_up: list[Any],
+    ) -> HistoryPull:
         status = PullStatus.from_json(lease.status) if lease and lease.status else PullStatus()
         return cls.model_construct(
             enabled=enabled,
@@ -127,6 +149,15 @@ class HistoryPull(WireModel):
             stored_events=status.stored_events,
             duplicate_events=status.duplicate_events,
             launches=launches,
+            given_up=[
+                GivenUp.model_construct(
+                    launch_id=row.launch_id,
+                    state=row.state,
+                    detail=row.detail,
+                    updated_at=row.updated_at,
+                )
+                for row in given_up
+            ],
         )
 
 
@@ -216,7 +247,10 @@ async def get_tracking(request: Request) -> Response:
     lease = await tracking.lease()
     gaps = list(await tracking.gaps.recent(RECENT_GAPS))
     pull = HistoryPull.of(
-        tracking.config.history_pull, await tracking.pull_lease(), await tracking.pulls.counts()
+        tracking.config.history_pull,
+        await tracking.pull_lease(),
+        await tracking.pulls.counts(),
+        list(await tracking.pulls.unresolved(RECENT_GAPS)),
     )
     state = TrackingState.of(tracking.config.notifications, lease, gaps, datetime.now(UTC), pull)
     return JSONResponse(render(state))

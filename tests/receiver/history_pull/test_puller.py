@@ -129,6 +129,8 @@ async def test_a_launch_past_retention_without_history_is_marked_expired(
             lambda: tracking(api), lambda s: s["historyPull"]["launches"]["expired"] == 1
         )
         assert state["historyPull"]["launches"]["pulled"] == 0
+        [given_up] = state["historyPull"]["givenUp"]
+        assert (given_up["launchId"], given_up["state"]) == ("l-old", "expired")
 
 
 async def test_the_pull_spends_no_more_calls_than_its_budget(
