@@ -28,7 +28,7 @@ FLOW_END = "v2.detail.events.conversation.c-1.flow.end"
 @pytest.fixture
 async def limited() -> AsyncIterator[RunningSandbox]:
     config = make_config(
-        permissions={"sandbox": ["analytics:flowEvent:view"]}, channel_lifetime_seconds=1.5
+        permissions={"sandbox": ["analytics:flowEvent:view"]}, channel_lifetime_seconds=2.5
     )
     async with running_sandbox(config) as sandbox:
         yield sandbox
@@ -72,12 +72,12 @@ async def test_sdk_renews_a_channel_by_resubscribing_and_sees_404_once_it_expire
     channel = await call(notifications.post_notifications_channels)
     combined = [model(gc.ChannelTopic, id="v2.detail.events.conversation.c-1?flow.start&flow.end")]
 
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(1.5)
     await call(notifications.post_notifications_channel_subscriptions, channel.id, combined)
     listed = await call(notifications.get_notifications_channels, includechannels="oauthclient")
-    await asyncio.sleep(1.0)  # past the first deadline, within the renewed one
+    await asyncio.sleep(1.5)  # past the first deadline, within the renewed one
     await call(notifications.head_notifications_channel, channel.id)
-    await asyncio.sleep(2.0)
+    await asyncio.sleep(2.5)
 
     assert [c.expires > channel.expires for c in listed.entities] == [True]
     await expect_api_error(404, notifications.head_notifications_channel, channel.id)
