@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from receiver.app import create_app
-from receiver.demo import console, tracking, webhooks
+from receiver.demo import actions, console, tracking, webhooks
 from receiver.registration.register import register_from_settings
 from receiver.serving.server import running_server
 from receiver.settings import Settings
@@ -187,7 +187,9 @@ async def _demo_on(args: argparse.Namespace, path: Path) -> int:
     await asyncio.to_thread(upgrade, engine)
     engine.dispose()
     out.say("  schema migrated (Alembic)")
-    sandbox_config = SandboxConfig(flows=DEMO_FLOWS, seed=42, disconnect_delay_seconds=0.3)
+    sandbox_config = SandboxConfig(
+        flows=DEMO_FLOWS, seed=42, disconnect_delay_seconds=0.3, sample_actions=True
+    )
     async with (
         running_sandbox(sandbox_config, port=args.sandbox_port) as sandbox,
         running_server(create_app(settings), port=args.port) as server,
@@ -206,6 +208,7 @@ async def _demo_on(args: argparse.Namespace, path: Path) -> int:
         finished = await _follow(api, launches, out, stop)
         if finished:
             await _show_results(api, launches, out)
+            await actions.show(api, out.say)
             await webhooks.show(api, inbox, out.say, short_id)
         if not args.exit_when_done:
             _explore(out, server.base_url, api_key, launches[0]["id"])
