@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.console.auth import signed_in
-from receiver.console.graph import GraphNode, edges_from_paths, layout
+from receiver.console.graph import GraphNode, edges_from_paths, layout, starts_of
 from receiver.console.launches import InvalidFilter
 from receiver.console.rendering import PREFIX, page
 from receiver.resources import services
@@ -94,7 +94,7 @@ async def flow(request: Request) -> Response:
         )
         for node in sorted(stats.nodes, key=lambda node: -node.entries)
     ]
-    graph = layout(nodes, edges)
+    graph = layout(nodes, edges, starts_of(stats.paths))
     node_names = {node.id: node.label for node in graph.nodes}
     context: dict[str, Any] = {
         "nav": "flows",

@@ -2,10 +2,19 @@
 
 Nodes are what the flow's runs entered; edges are the transitions between them with
 how often each was taken. The layout is the classic layered one, small enough to
-compute per request: edges that close a loop are set aside (a depth-first search from
-the entry nodes), each node goes one layer below its furthest predecessor, and each
-layer is ordered by the mean position of its neighbours in the layer above, then the
-layer below. Loops are drawn as curves on the side, so they never cross the layers.
+compute per request, led by the transitions that carry the runs (those with at least
+:data:`LEADING_SHARE` of the busiest one's count — a retry taken by a handful of runs
+must not reshape the drawing):
+
+1. loops are found by a depth-first search from the nodes runs start at, following the
+   busiest transitions first: a transition back to a node on the current path closes a
+   loop;
+2. each node goes one layer below its furthest predecessor (over the other transitions);
+3. each layer is ordered by the mean position of its neighbours above, then below.
+
+A transition to the next layer is drawn straight down; one that skips layers goes round
+the left-hand side, one that goes back up (a loop, a retry) or stays in its layer round
+the right-hand side, dashed, each on its own lane so their counts do not overlap.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -22,7 +31,10 @@ NODE_HEIGHT: Final = 58
 GAP_X: Final = 40
 GAP_Y: Final = 62
 MARGIN: Final = 24
+LANE: Final = 22
 SWEEPS: Final = 4
+#: Transitions with less than this share of the busiest one's count do not shape the layout.
+LEADING_SHARE: Final = 0.01
 
 
 @dataclass
@@ -51,7 +63,10 @@ class GraphEdge:
     source: str
     target: str
     transitions: int
+    #: Drawn round the right-hand side: back up, or within its layer.
     back: bool = False
+    #: Taken by too few runs to shape the layout (drawn faint).
+    minor: bool = False
     path: str = ""
     label_x: float = 0.0
     label_y: float = 0.0
@@ -79,8 +94,22 @@ def edges_from_paths(paths: Iterable[tuple[tuple[str, ...], int]]) -> list[tuple
     return [(source, target, runs) for (source, target), runs in counted.items()]
 
 
-def layout(nodes: list[GraphNode], edges: list[tuple[str, str, int]]) -> Graph:
-    """Place ``nodes`` in layers and route ``edges`` (unknown endpoints get a node)."""
+def starts_of(paths: Iterable[tuple[tuple[str, ...], int]]) -> dict[str, int]:
+    """How many runs (of these paths) started at each node."""
+    starts: dict[str, int] = {}
+    for path, runs in paths:
+        if path:
+            starts[path[0]] = starts.get(path[0], 0) + runs
+    return starts
+
+
+def layout(
+    nodes: list[GraphNode],
+    edges: list[tuple[str, str, int]],
+    starts: Mapping[str, int] | None = None,
+) -> Graph:
+    """Place ``nodes`` in layers and route ``edges`` (unknown endpoints get a node);
+    ``starts``: how many runs began at each node (where the layout begins)."""
     by_id = {node.id: node for node in nodes}
     for source, target, _ in edges:
         for end in (source, target):
@@ -88,35 +117,52 @@ def layout(nodes: list[GraphNode], edges: list[tuple[str, str, int]]) -> Graph:
                 by_id[end] = GraphNode(end, None, 0, 0, None)
                 nodes.append(by_id[end])
     drawn = [GraphEdge(s, t, n) for s, t, n in edges if n > 0]
-    _mark_back_edges(nodes, drawn)
-    forward = [edge for edge in drawn if not edge.back and edge.source != edge.target]
+    most = max((edge.transitions for edge in drawn), default=1)
+    leading = [edge for edge in drawn if edge.transitions >= most * LEADING_SHARE]
+    for edge in drawn:
+        edge.minor = edge.transitions < most * LEADING_SHARE
+    closing = _loops(nodes, leading, starts or {})
+    forward = [e for e in leading if (e.source, e.target) not in closing and e.source != e.target]
     _assign_layers(nodes, forward)
     layers = _order(nodes, forward)
-    width = max((len(layer) for layer in layers), default=0) * (NODE_WIDTH + GAP_X) - GAP_X
-    width = max(width, NODE_WIDTH) + 2 * MARGIN + 80  # room for the loops on the right
+    left = [e for e in drawn if by_id[e.target].layer > by_id[e.source].layer + 1]
+    right = [e for e in drawn if by_id[e.target].layer <= by_id[e.source].layer]
+    widest = max((len(layer) for layer in layers), default=1)
+    row_width = widest * (NODE_WIDTH + GAP_X) - GAP_X
+    inset = MARGIN + LANE * len(left)
+    width = inset + row_width + MARGIN + LANE * len(right) + 20
     for depth, layer in enumerate(layers):
-        row_width = len(layer) * (NODE_WIDTH + GAP_X) - GAP_X
-        left = (width - 80 - row_width) / 2
+        shift = (row_width - (len(layer) * (NODE_WIDTH + GAP_X) - GAP_X)) / 2
         for index, node in enumerate(layer):
-            node.x = round(left + index * (NODE_WIDTH + GAP_X), 1)
+            node.x = round(inset + shift + index * (NODE_WIDTH + GAP_X), 1)
             node.y = MARGIN + depth * (NODE_HEIGHT + GAP_Y)
-    most = max((edge.transitions for edge in drawn), default=1)
     for edge in drawn:
-        _route(edge, by_id, width)
         edge.stroke = round(1.2 + 3.5 * math.log1p(edge.transitions) / math.log1p(most), 2)
+        if edge not in left and edge not in right:
+            _down(edge, by_id)
+    for lane, edge in enumerate(sorted(left, key=_span(by_id))):
+        _around(edge, by_id, inset - LANE * (lane + 1), side=-1)
+    for lane, edge in enumerate(sorted(right, key=_span(by_id))):
+        edge.back = True
+        _around(edge, by_id, inset + row_width + LANE * (lane + 1), side=1)
     height = MARGIN * 2 + len(layers) * (NODE_HEIGHT + GAP_Y) - GAP_Y
     return Graph(nodes, drawn, width, max(height, NODE_HEIGHT + 2 * MARGIN), len(layers), by_id)
 
 
-def _mark_back_edges(nodes: list[GraphNode], edges: list[GraphEdge]) -> None:
+def _loops(
+    nodes: list[GraphNode], edges: list[GraphEdge], starts: Mapping[str, int]
+) -> set[tuple[str, str]]:
+    """The transitions that close a loop, by a depth-first search, busiest first."""
     outgoing: dict[str, list[GraphEdge]] = {node.id: [] for node in nodes}
-    incoming = {node.id: 0 for node in nodes}
-    for edge in edges:
+    incoming = dict.fromkeys(outgoing, 0)
+    for edge in sorted(edges, key=lambda edge: -edge.transitions):
         outgoing[edge.source].append(edge)
         if edge.source != edge.target:
             incoming[edge.target] += 1
-    # Entry nodes first (nothing leads to them), then the most entered: the start of a run.
-    roots = sorted(nodes, key=lambda node: (incoming[node.id] > 0, -node.entries))
+    roots = sorted(
+        nodes, key=lambda node: (-starts.get(node.id, 0), incoming[node.id] > 0, -node.entries)
+    )
+    closing: set[tuple[str, str]] = set()
     state: dict[str, int] = {}
     for root in roots:
         if root.id in state:
@@ -132,10 +178,11 @@ def _mark_back_edges(nodes: list[GraphNode], edges: list[GraphEdge]) -> None:
                 continue
             seen = state.get(following.target)
             if seen == 1:
-                following.back = True
+                closing.add((following.source, following.target))
             elif seen is None:
                 state[following.target] = 1
                 stack.append((following.target, iter(outgoing[following.target])))
+    return closing
 
 
 def _assign_layers(nodes: list[GraphNode], forward: list[GraphEdge]) -> None:
@@ -143,10 +190,9 @@ def _assign_layers(nodes: list[GraphNode], forward: list[GraphEdge]) -> None:
     for edge in forward:
         predecessors[edge.target].append(edge.source)
     depth: dict[str, int] = {}
-
-    def layer_of(node_id: str) -> int:
+    for node in nodes:
         # Iterative longest path from the entries (the forward edges form no cycle).
-        stack = [node_id]
+        stack = [node.id]
         while stack:
             current = stack[-1]
             waiting = [p for p in predecessors[current] if p not in depth]
@@ -155,10 +201,7 @@ def _assign_layers(nodes: list[GraphNode], forward: list[GraphEdge]) -> None:
                 continue
             stack.pop()
             depth[current] = 1 + max((depth[p] for p in predecessors[current]), default=-1)
-        return depth[node_id]
-
-    for node in nodes:
-        node.layer = layer_of(node.id)
+        node.layer = depth[node.id]
 
 
 def _order(nodes: list[GraphNode], forward: list[GraphEdge]) -> list[list[GraphNode]]:
@@ -179,7 +222,6 @@ def _order(nodes: list[GraphNode], forward: list[GraphEdge]) -> list[list[GraphN
             position = {node.id: index for index, node in enumerate(neighbour)}
             links = above if downward else below
             current = {node.id: index for index, node in enumerate(layers[depth])}
-
             layers[depth].sort(key=functools.partial(_centre, position, links, current))
     return layers
 
@@ -192,21 +234,36 @@ def _centre(
     return sum(linked) / len(linked) if linked else current[node.id]
 
 
-def _route(edge: GraphEdge, by_id: dict[str, GraphNode], width: float) -> None:
+def _span(by_id: dict[str, GraphNode]) -> functools.partial[int]:
+    return functools.partial(_layers_apart, by_id)
+
+
+def _layers_apart(by_id: dict[str, GraphNode], edge: GraphEdge) -> int:
+    # Short detours on the inner lanes, long ones outside them: fewer crossings.
+    return abs(by_id[edge.target].layer - by_id[edge.source].layer)
+
+
+def _down(edge: GraphEdge, by_id: dict[str, GraphNode]) -> None:
     source, target = by_id[edge.source], by_id[edge.target]
-    if not edge.back and edge.source != edge.target:
-        x1, y1 = source.x + NODE_WIDTH / 2, source.y + NODE_HEIGHT
-        x2, y2 = target.x + NODE_WIDTH / 2, target.y
-        middle = (y1 + y2) / 2
-        edge.path = (
-            f"M{x1:.1f},{y1:.1f} C{x1:.1f},{middle:.1f} {x2:.1f},{middle:.1f} {x2:.1f},{y2:.1f}"
-        )
-        edge.label_x, edge.label_y = (x1 + x2) / 2, middle
-        return
-    # A loop (back to an earlier or the same node): around the right-hand side.
-    x1, y1 = source.x + NODE_WIDTH, source.y + NODE_HEIGHT * 0.65
-    x2, y2 = target.x + NODE_WIDTH, target.y + NODE_HEIGHT * 0.35
-    side = max(x1, x2) + 40 + min(30.0, abs(y1 - y2) / 8)
-    side = min(side, width - 8)
-    edge.path = f"M{x1:.1f},{y1:.1f} C{side:.1f},{y1:.1f} {side:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
-    edge.label_x, edge.label_y = side - 6, (y1 + y2) / 2
+    x1, y1 = source.x + NODE_WIDTH / 2, source.y + NODE_HEIGHT
+    x2, y2 = target.x + NODE_WIDTH / 2, target.y
+    middle = (y1 + y2) / 2
+    edge.path = f"M{x1:.1f},{y1:.1f} C{x1:.1f},{middle:.1f} {x2:.1f},{middle:.1f} {x2:.1f},{y2:.1f}"
+    edge.label_x, edge.label_y = (x1 + x2) / 2, middle
+
+
+def _around(edge: GraphEdge, by_id: dict[str, GraphNode], lane: float, *, side: int) -> None:
+    """Out of the source's side, along ``lane``, into the target's side."""
+    source, target = by_id[edge.source], by_id[edge.target]
+    out_x = source.x + (NODE_WIDTH if side > 0 else 0)
+    in_x = target.x + (NODE_WIDTH if side > 0 else 0)
+    y1 = source.y + NODE_HEIGHT * 0.65
+    y2 = target.y + NODE_HEIGHT * 0.35
+    bend = 10 * side
+    edge.path = (
+        f"M{out_x:.1f},{y1:.1f} L{lane - bend:.1f},{y1:.1f} Q{lane:.1f},{y1:.1f} "
+        f"{lane:.1f},{y1 + (10 if y2 > y1 else -10):.1f} L{lane:.1f},"
+        f"{y2 - (10 if y2 > y1 else -10):.1f} Q{lane:.1f},{y2:.1f} {lane - bend:.1f},{y2:.1f} "
+        f"L{in_x:.1f},{y2:.1f}"
+    )
+    edge.label_x, edge.label_y = lane, (y1 + y2) / 2

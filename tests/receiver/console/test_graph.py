@@ -1,4 +1,11 @@
-from receiver.console.graph import NODE_HEIGHT, NODE_WIDTH, GraphNode, edges_from_paths, layout
+from receiver.console.graph import (
+    NODE_HEIGHT,
+    NODE_WIDTH,
+    GraphNode,
+    edges_from_paths,
+    layout,
+    starts_of,
+)
 
 
 def nodes(*ids: str) -> list[GraphNode]:
@@ -52,3 +59,40 @@ def test_an_edge_to_a_node_without_counts_still_gets_a_node() -> None:
     graph = layout(nodes("a"), [("a", "gone", 3)])
     assert graph.by_id["gone"].entries == 0
     assert graph.by_id["gone"].layer == 1
+
+
+def test_transitions_few_runs_took_do_not_reshape_the_layers() -> None:
+    edges = [
+        ("start", "work", 1000),
+        ("work", "end", 990),
+        ("end", "start", 3),
+        ("start", "end", 2),
+    ]
+    graph = layout(nodes("start", "work", "end"), edges, starts={"start": 1000})
+    assert [graph.by_id[n].layer for n in ("start", "work", "end")] == [0, 1, 2]
+    minor = {(edge.source, edge.target) for edge in graph.edges if edge.minor}
+    assert minor == {("end", "start"), ("start", "end")}
+    skip = next(edge for edge in graph.edges if (edge.source, edge.target) == ("start", "end"))
+    assert not skip.back and skip.label_x < graph.by_id["start"].x  # round the left side
+
+
+def test_runs_start_where_the_paths_start_even_when_a_retry_enters_another_node_more() -> None:
+    # A few runs went back to the start: every node has a way in, the retried one the most.
+    edges = [
+        ("prepare", "lookup", 100),
+        ("lookup", "wait", 40),
+        ("wait", "lookup", 40),
+        ("lookup", "prepare", 5),
+    ]
+    graph = layout(
+        [
+            GraphNode("prepare", None, 100, 0, None),
+            GraphNode("lookup", None, 140, 0, None),
+            GraphNode("wait", None, 40, 0, None),
+        ],
+        edges,
+        starts_of([(("prepare", "lookup"), 60), (("prepare", "lookup", "wait", "lookup"), 40)]),
+    )
+    assert [graph.by_id[n].layer for n in ("prepare", "lookup", "wait")] == [0, 1, 2]
+    back = {(e.source, e.target) for e in graph.edges if e.back}
+    assert back == {("wait", "lookup"), ("lookup", "prepare")}
