@@ -162,7 +162,7 @@ def _clip(value: Any) -> Any:
     return value[:MAX_TEXT] if isinstance(value, str) and len(value) > MAX_TEXT else value
 
 
-def facts(row: Mapping[str, Any], columns: Iterable[str]) -> bytes:
+def facts(row: Mapping[Any, Any], columns: Iterable[str]) -> bytes:
     """The snapshot of ``columns`` of a row, as JSON (long texts clipped)."""
     return orjson.dumps({column: _clip(row[column]) for column in columns})
 
@@ -225,7 +225,7 @@ def enqueue(
     return [row["id"] for row in rows]
 
 
-def launch_ended(connection: Connection, launch: Mapping[str, Any], now: datetime) -> None:
+def launch_ended(connection: Connection, launch: Mapping[Any, Any], now: datetime) -> None:
     """The launch (its row as it now is) reached an end state: tell who subscribes."""
     event_type = LAUNCH_ENDED.get(launch["state"])
     if event_type is not None:
@@ -275,7 +275,7 @@ def launches_ended(connection: Connection, launch_ids: Sequence[str], now: datet
 RUN_FAILED_STATES: Final = ("failed", "timed_out", "unknown")
 
 
-def action_run_ended(connection: Connection, run: Mapping[str, Any] | None, now: datetime) -> None:
+def action_run_ended(connection: Connection, run: Mapping[Any, Any] | None, now: datetime) -> None:
     """A data action run (its row as it now is) reached its final state."""
     if run is None:
         return
@@ -312,8 +312,8 @@ class WriterOutbox:
     def __init__(self, *, sqlite: bool) -> None:
         self._sqlite = sqlite
         mark = "?" if sqlite else "%s"
-        columns = ("id", "endpoint_id", "event_type", "flow_id", "subject", "data")
-        columns += ("created_at", "state", "attempts", "next_attempt_at")
+        columns: tuple[str, ...] = ("id", "endpoint_id", "event_type", "flow_id", "subject")
+        columns += ("data", "created_at", "state", "attempts", "next_attempt_at")
         self._insert = (
             f"INSERT INTO webhook_messages ({','.join(columns)}) "  # noqa: S608
             f"VALUES ({','.join([mark] * len(columns))})"

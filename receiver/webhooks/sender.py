@@ -89,8 +89,8 @@ class Sender:
         """POST ``body`` to ``raw_url``; never raises for what the network or receiver does."""
         started = time.perf_counter()
         if len(body) > MAX_REQUEST_BYTES:
-            error = f"body of {len(body)} bytes is over {MAX_REQUEST_BYTES}"
-            return Answer(None, 0.0, error, hopeless=True)
+            too_big = f"body of {len(body)} bytes is over {MAX_REQUEST_BYTES}"
+            return Answer(None, 0.0, too_big, hopeless=True)
         url = httpx.URL(raw_url)
         error: str
         try:

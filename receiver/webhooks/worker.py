@@ -17,6 +17,7 @@ import socket
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from receiver.jobs.task import BackgroundTask
@@ -61,7 +62,7 @@ class DeliveryWorker(BackgroundTask):
         self._inflight: set[asyncio.Task[None]] = set()
         self._per_endpoint: Counter[str] = Counter()
         # Attempts made, waiting to be recorded: many go in one transaction (one commit).
-        self._made: list[tuple[Mapping[str, Any], Attempt, Answer]] = []
+        self._made: list[tuple[Mapping[Any, Any], Attempt, Answer]] = []
         self._unrecorded = 0
         self._to_record = asyncio.Event()
 
@@ -133,7 +134,7 @@ class DeliveryWorker(BackgroundTask):
             self._per_endpoint[endpoint] += 1
             task = asyncio.create_task(self._deliver(row))
             self._inflight.add(task)
-            task.add_done_callback(lambda done, endpoint=endpoint: self._finished(done, endpoint))
+            task.add_done_callback(partial(self._finished, endpoint=endpoint))
         if spare:
             await self._store.release(spare, self.owner)
         return len(rows) == room
@@ -145,7 +146,7 @@ class DeliveryWorker(BackgroundTask):
             del self._per_endpoint[endpoint]
         self._wake.set()  # room for another
 
-    async def _deliver(self, row: Mapping[str, Any]) -> None:
+    async def _deliver(self, row: Mapping[Any, Any]) -> None:
         now = datetime.now(UTC)
         secrets = [row["secret"]]
         until = row["previous_secret_until"]
@@ -190,7 +191,7 @@ class DeliveryWorker(BackgroundTask):
                 extra={"action": "webhook.endpoint_disabled", "endpoint_id": endpoint_id},
             )
 
-    def _outcome(self, row: Mapping[str, Any], answer: Answer, now: datetime) -> Attempt:
+    def _outcome(self, row: Mapping[Any, Any], answer: Answer, now: datetime) -> Attempt:
         schedule = self._config.schedule
         made = row["attempts"] + 1
         disable = None
@@ -223,7 +224,7 @@ class DeliveryWorker(BackgroundTask):
         )
 
     @staticmethod
-    def _log(row: Mapping[str, Any], attempt: Attempt, answer: Answer) -> None:
+    def _log(row: Mapping[Any, Any], attempt: Attempt, answer: Answer) -> None:
         extra = {
             "action": f"webhook.{attempt.result}",
             "message_id": row["id"],
