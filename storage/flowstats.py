@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, func, or_, select
+from sqlalchemy import Connection, Engine, Table, func, select
 
 from storage.engine import read_connection
 from storage.rollup_merge import (
@@ -61,24 +61,36 @@ class Window:
         """An end as a datetime."""
         return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
-    def rows(self, table: Table) -> Any:
-        """The condition that picks the window's rows of a rollup table."""
+    def rows(self, table: Table, flow_id: str) -> Any:
+        """The flow's rows of a rollup table in the window, as a subquery: one index
+        range per grain (the whole days, the hours at each end), read side by side."""
         grain, bucket = table.c.grain, table.c.bucket
+        ranges = [
+            select(table).where(table.c.flow_id == flow_id, grain == which, *bounds)
+            for which, bounds in self._ranges(bucket)
+        ]
+        return (
+            ranges[0].union_all(*ranges[1:]).subquery()
+            if len(ranges) > 1
+            else (ranges[0].subquery())
+        )
+
+    def _ranges(self, bucket: Any) -> list[tuple[str, list[Any]]]:
         if self.since is None and self.until is None:
-            return and_(grain == TOTAL, bucket == 0)
+            return [(TOTAL, [bucket == 0])]
         first_day = None if self.since is None else -(-self.since // DAY) * DAY
         last_day = None if self.until is None else self.until // DAY * DAY
         if first_day is not None and last_day is not None and first_day >= last_day:
-            return and_(grain == HOURLY, bucket >= self.since, bucket < self.until)
-        terms = []
-        days = [grain == DAILY]
+            return [(HOURLY, [bucket >= self.since, bucket < self.until])]
+        days: list[Any] = []
+        ranges = [(DAILY, days)]
         if first_day is not None:
             days.append(bucket >= first_day)
-            terms.append(and_(grain == HOURLY, bucket >= self.since, bucket < first_day))
+            ranges.append((HOURLY, [bucket >= self.since, bucket < first_day]))
         if last_day is not None:
             days.append(bucket < last_day)
-            terms.append(and_(grain == HOURLY, bucket >= last_day, bucket < self.until))
-        return or_(and_(*days), *terms)
+            ranges.append((HOURLY, [bucket >= last_day, bucket < self.until]))
+        return ranges
 
 
 @dataclass
@@ -175,13 +187,9 @@ def flow_stats(
 def _nodes(
     connection: Connection, flow_id: str, window: Window
 ) -> tuple[dict[str, NodeStats], int, int]:
-    table = nodes_table
+    table = window.rows(nodes_table, flow_id)
     sums = [func.sum(table.c[name]) for name in NODE_FIELDS]
-    rows = connection.execute(
-        select(table.c.node_id, *sums)
-        .where(table.c.flow_id == flow_id, window.rows(table))
-        .group_by(table.c.node_id)
-    )
+    rows = connection.execute(select(table.c.node_id, *sums).group_by(table.c.node_id))
     nodes: dict[str, NodeStats] = {}
     runs = counted = 0
     for node_id, entries, exits, errors, still_open, run_count, event_count in rows:
@@ -201,11 +209,11 @@ def _nodes(
 def _durations(
     connection: Connection, flow_id: str, window: Window, nodes: dict[str, NodeStats]
 ) -> None:
-    table = durations_table
+    table = window.rows(durations_table, flow_id)
     rows = connection.execute(
-        select(table.c.node_id, table.c.bin, func.sum(table.c.visits))
-        .where(table.c.flow_id == flow_id, window.rows(table))
-        .group_by(table.c.node_id, table.c.bin)
+        select(table.c.node_id, table.c.bin, func.sum(table.c.visits)).group_by(
+            table.c.node_id, table.c.bin
+        )
     )
     for node_id, index, visits in rows:
         if visits and node_id in nodes:
@@ -227,13 +235,11 @@ def _names(connection: Connection, flow_id: str, nodes: dict[str, NodeStats]) ->
 def _launches(
     connection: Connection, flow_id: str, window: Window
 ) -> tuple[dict[str, int], list[tuple[str | None, str | None, int]]]:
-    table = launches_table
+    table = window.rows(launches_table, flow_id)
     rows = connection.execute(
         select(
             table.c.state, table.c.node_id, func.max(table.c.node_name), func.sum(table.c.launches)
-        )
-        .where(table.c.flow_id == flow_id, window.rows(table))
-        .group_by(table.c.state, table.c.node_id)
+        ).group_by(table.c.state, table.c.node_id)
     )
     by_state = dict.fromkeys(STATES, 0)
     stuck = []
@@ -250,11 +256,10 @@ def _launches(
 def _paths(
     connection: Connection, flow_id: str, window: Window
 ) -> list[tuple[tuple[str, ...], int]]:
-    table = paths_table
+    table = window.rows(paths_table, flow_id)
     runs = func.sum(table.c.runs)
     rows = connection.execute(
         select(func.max(table.c.path), runs)
-        .where(table.c.flow_id == flow_id, window.rows(table))
         .group_by(table.c.path_key)
         .having(runs > 0)
         .order_by(runs.desc(), func.max(table.c.path))
@@ -264,11 +269,10 @@ def _paths(
 
 
 def _edges(connection: Connection, flow_id: str, window: Window) -> list[tuple[str, str, int]]:
-    table = edges_table
+    table = window.rows(edges_table, flow_id)
     transitions = func.sum(table.c.transitions)
     rows = connection.execute(
         select(table.c.from_node_id, table.c.to_node_id, transitions)
-        .where(table.c.flow_id == flow_id, window.rows(table))
         .group_by(table.c.from_node_id, table.c.to_node_id)
         .having(transitions > 0)
         .order_by(transitions.desc(), table.c.from_node_id, table.c.to_node_id)
