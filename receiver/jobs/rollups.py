@@ -2,15 +2,18 @@
 changed launches into the rollups (storage.rollups), a batch at a time, and once an hour
 delete what is past the rollups' own retention (storage.rollup_retention).
 
-A run takes batches until none is full, so under a steady ingest the rollups stay about
-one interval behind. Every replica may run it: a batch commits only if no other
-advancer committed since it began (one commits, the other's is dropped and redone).
+A run takes batches until none is full, resting as long as each batch took (the work is
+Python in the serving process: ingestion keeps at least half of it), so under a steady
+ingest the rollups stay about one interval behind. Every replica may run it: a batch
+commits only if no other advancer committed since it began (one commits, the other's is
+dropped and redone).
 One ``rollups.advanced`` line per run that took something; a failure is logged and the
 next run starts over from the stored position.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -86,6 +89,7 @@ class RollupJob(Job[RollupReport]):
 
     async def _advance(self, report: RollupReport, started: float) -> None:
         while not self.closing and time.monotonic() - started < self._budget:
+            begun = time.monotonic()
             batch = await self._store.advance(limit=self._config.batch_events)
             report.batches += 1
             report.events += batch.events
@@ -95,6 +99,9 @@ class RollupJob(Job[RollupReport]):
             if not batch.more and not batch.conflict:
                 report.caught_up = True
                 return
+            # Ingestion comes first: a batch computes in this process (and holds the
+            # GIL much of the time), so the job rests as long as the batch took.
+            await asyncio.sleep(time.monotonic() - begun)
 
     async def _prune(self, report: RollupReport, now: datetime) -> None:
         config = self._config
