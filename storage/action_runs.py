@@ -101,22 +101,26 @@ class Ending:
 
 
 def _reach_final_state(
-    connection: Connection, run_id: str, ending: Ending, from_states: Sequence[str]
+    connection: Connection,
+    run_id: str,
+    ending: Ending,
+    from_states: Sequence[str],
+    *,
+    held_by: str | None = None,
 ) -> RowMapping | None:
-    """Move one run from one of ``from_states`` to its final state, in the caller's
-    transaction; the row as it now is, or None when it was not in those states.
+    """Move one run from one of ``from_states`` (and claimed by ``held_by``, when given)
+    to its final state, in the caller's transaction; the row as it now is, or None when
+    it was not in those states.
 
     Every run's ending goes through here (and only here).
     """
-    moved = connection.execute(
-        update(runs)
-        .where(runs.c.id == run_id, runs.c.state.in_(from_states))
-        .values(**ending.values())
-    )
-    if moved.rowcount == 0:
+    moving = update(runs).where(runs.c.id == run_id, runs.c.state.in_(from_states))
+    if held_by is not None:
+        moving = moving.where(runs.c.claimed_by == held_by)
+    moved = connection.execute(moving.values(**ending.values()).returning(*runs.c))
+    row = moved.mappings().first()
+    if row is None:
         return None
-    row = connection.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
-    assert row is not None  # updated just now, in this transaction
     outbox.action_run_ended(connection, row, ending.at)  # the webhook outbox, same transaction
     return row
 
@@ -141,7 +145,12 @@ def insert_run(
         )
     try:
         with write_transaction(engine) as connection:
-            connection.execute(insert(runs).values(**values))
+            # RETURNING: the row as stored without a second round trip (SQLite 3.35+).
+            created = (
+                connection.execute(insert(runs).values(**values).returning(*runs.c))
+                .mappings()
+                .one()
+            )
     except DuplicateKey:
         if new.idempotency_key is None:
             raise
@@ -149,8 +158,6 @@ def insert_run(
         if existing is None:  # the conflicting row vanished (retention)
             raise
         return existing, False
-    created = get_run(engine, new.id)
-    assert created is not None
     return created, True
 
 
@@ -216,12 +223,7 @@ def renew_leases(engine: Engine, worker: str, run_ids: Sequence[str], until: dat
 def finish_run(engine: Engine, run_id: str, worker: str, ending: Ending) -> RowMapping | None:
     """End a run ``worker`` is executing; None when it no longer holds it."""
     with write_transaction(engine) as connection:
-        held = connection.execute(
-            select(runs.c.claimed_by).where(runs.c.id == run_id, runs.c.state == RUNNING)
-        ).scalar()
-        if held != worker:
-            return None
-        return _reach_final_state(connection, run_id, ending, (RUNNING,))
+        return _reach_final_state(connection, run_id, ending, (RUNNING,), held_by=worker)
 
 
 def cancel_run(engine: Engine, run_id: str, at: datetime) -> tuple[RowMapping | None, bool]:

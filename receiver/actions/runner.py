@@ -60,7 +60,7 @@ class RunWorker:
         self._metrics = metrics
         self._wake = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._done: dict[str, asyncio.Event] = {}
+        self._done: dict[str, asyncio.Future[RowMapping | None]] = {}
         self._loops: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -90,7 +90,7 @@ class RunWorker:
 
     def execute(self, row: RowMapping) -> None:
         """Execute a run this worker holds (a reserved slot), in the background."""
-        self._done.setdefault(row["id"], asyncio.Event())
+        self._done.setdefault(row["id"], asyncio.get_running_loop().create_future())
         self._tasks[row["id"]] = asyncio.create_task(self._execute(row))
 
     def finished_elsewhere(self, row: RowMapping) -> None:
@@ -101,14 +101,21 @@ class RunWorker:
         """A run was queued: look for it now rather than at the next poll."""
         self._wake.set()
 
-    async def wait(self, run_id: str, seconds: float) -> None:
-        """Return when this process has finished ``run_id``, or after ``seconds``."""
+    def executes(self, run_id: str) -> bool:
+        """Whether this process is executing ``run_id`` right now."""
+        return run_id in self._done
+
+    async def wait(self, run_id: str, seconds: float) -> RowMapping | None:
+        """The run once this process has finished it (None: not kept, or not within
+        ``seconds``); for a run executed elsewhere, a poll interval's pause, then None."""
         done = self._done.get(run_id)
         if done is None:
             await asyncio.sleep(min(seconds, self._config.poll_seconds))
-            return
+            return None
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(done.wait(), seconds)
+            # Shielded: one waiter giving up must not cancel the others' future.
+            return await asyncio.wait_for(asyncio.shield(done), seconds)
+        return None
 
     async def _claim_loop(self) -> None:
         next_recovery = 0.0
@@ -156,6 +163,7 @@ class RunWorker:
 
     async def _execute(self, row: RowMapping) -> None:
         run_id = row["id"]
+        finished: RowMapping | None = None
         try:
             ending = await self._outcome(row)
             finished = await self._store.finish(run_id, self.id, ending)
@@ -188,8 +196,8 @@ class RunWorker:
             self._limiter.release()
             self._tasks.pop(run_id, None)
             done = self._done.pop(run_id, None)
-            if done is not None:
-                done.set()
+            if done is not None and not done.done():
+                done.set_result(finished)
             self._wake.set()
 
     async def _outcome(self, row: RowMapping) -> Ending:

@@ -177,8 +177,14 @@ class ActionRuns:
         """The run once final, or as it stands after ``seconds``."""
         deadline = time.monotonic() + seconds
         while True:
-            row = await self.get(run_id)
             left = deadline - time.monotonic()
+            if left > 0 and self.worker.executes(run_id):
+                # Executed here: the worker hands over the final row, no read needed.
+                finished = await self.worker.wait(run_id, left)
+                if finished is not None:
+                    return finished
+                left = deadline - time.monotonic()
+            row = await self.get(run_id)
             if row["state"] in FINAL_STATES or left <= 0:
                 return row
             await self.worker.wait(run_id, left)
