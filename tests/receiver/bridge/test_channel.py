@@ -93,3 +93,34 @@ async def test_a_silent_socket_is_pinged_then_replaced(database_url: str, sandbo
     assert (counts["node_enter"], counts["node_exit"], counts["complete"]) == (20, 20, 1)
     [gap] = state["gaps"]
     assert gap["reason"] == "socket_lost"
+
+
+async def test_a_channel_is_renewed_before_it_expires_and_keeps_listening(
+    database_url: str,
+) -> None:
+    import asyncio
+
+    from sandbox.config import SandboxConfig
+    from sandbox.server import running_sandbox
+    from tests.conftest import FLOW_OK, TEST_FLOWS
+
+    config = SandboxConfig(
+        flows=TEST_FLOWS, seed=7, heartbeat_seconds=0.2, channel_lifetime_seconds=3
+    )
+    async with (
+        running_sandbox(config) as sandbox,
+        flowtrack(database_url, sandbox, FLOWTRACK_NOTIFICATION_FLOWS=FLOW_OK) as (_, api),
+    ):
+        first = await eventually(lambda: tracking(api), listening)
+        [channel] = first["notifications"]["channels"]
+        # Past the first lifetime: renewed in place (same channel, later expiry).
+        await asyncio.sleep(4)
+        later = await tracking(api)
+        [renewed] = later["notifications"]["channels"]
+        assert renewed["id"] == channel["id"]
+        assert renewed["expires"] > channel["expires"]
+        assert renewed["connectedSince"] == channel["connectedSince"]
+        launch_id = await launch(api, FLOW_OK)
+        page = await eventually(lambda: transitions(api, launch_id), ended)
+        assert [node for node, _ in visits(page)] == ["prepare", "lookup", "notify"]
+        assert (await tracking(api))["gaps"] == []
