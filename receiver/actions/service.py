@@ -9,7 +9,6 @@ the org limiter has room, else by whichever worker claims it first.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from receiver.actions.errors import (
     RunNotFound,
 )
 from receiver.actions.runner import RunWorker
+from receiver.fingerprints import request_fingerprint
 from receiver.launches.ids import new_launch_id
 from receiver.settings.actions import ActionsConfig
 from storage.action_reads import RunStats
@@ -55,14 +55,12 @@ class RunOrder:
     @property
     def fingerprint(self) -> str:
         """A digest of what is asked: the same run request gives the same one."""
-        canonical = orjson.dumps(dataclasses.asdict(self), option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(canonical).hexdigest()
+        return request_fingerprint(dataclasses.asdict(self))
 
 
 def cache_key(action_id: str, version: int | None, value: Any) -> str:
     """Action, version and canonical input, digested: equal inputs share a cache entry."""
-    canonical = orjson.dumps([action_id, version, value], option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+    return request_fingerprint([action_id, version, value])
 
 
 class ActionRuns:

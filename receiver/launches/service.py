@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import orjson
 
 from receiver.errors import Conflict, FlowtrackError, InvalidRequest, NotFound, Unavailable
+from receiver.fingerprints import request_fingerprint
 from receiver.genesys import GenesysClient
 from receiver.genesys.errors import (
     GenesysError,
@@ -96,8 +96,7 @@ class LaunchOrder:
     @property
     def fingerprint(self) -> str:
         """A digest of what is asked: the same launch request gives the same one."""
-        canonical = orjson.dumps(dataclasses.asdict(self), option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(canonical).hexdigest()
+        return request_fingerprint(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
