@@ -272,3 +272,30 @@ async def test_runs_need_a_write_key_and_a_well_formed_body(
     assert wrong.status_code == 422
     assert wrong.json()["error"] == "invalid_run_request"
     assert {problem["field"] for problem in wrong.json()["detail"]} == {"input", "coerce"}
+
+
+async def test_a_contract_changed_at_genesys_is_read_again_after_genesys_refuses_the_input(
+    action_api: httpx.AsyncClient, action_sandbox: Any
+) -> None:
+    ask = {"input": {"accountId": "A-6", "limit": 5}}
+    assert (await run(action_api, LOOKUP_ACCOUNT, ask, **WAIT)).json()["state"] == "succeeded"
+    # The action is republished with a tighter contract; flowtrack still holds the old one.
+    action = action_sandbox.state.integrations.actions[LOOKUP_ACCOUNT]
+    action.contract["input"]["inputSchema"]["properties"]["limit"]["maximum"] = 3
+    refused_there = (await run(action_api, LOOKUP_ACCOUNT, ask, **WAIT)).json()
+    assert (refused_there["state"], refused_there["failureReason"]) == ("failed", "validation")
+    assert refused_there["error"]["errorCodes"] == ["ACTION.INPUT_VALIDATION"]
+    refused_here = await run(action_api, LOOKUP_ACCOUNT, ask, **WAIT)
+    assert refused_here.status_code == 422
+    assert refused_here.json()["detail"] == [
+        {"field": "limit", "problem": "5 is greater than the maximum of 3"}
+    ]
+
+
+async def test_finished_runs_are_counted_in_the_metrics(action_api: httpx.AsyncClient) -> None:
+    await run(action_api, FLAKY_LOOKUP, {"input": {"key": "k6", "fail": True}}, **WAIT)
+    metrics = (await action_api.get("/metrics")).text
+    assert (
+        f'flowtrack_action_runs_total{{action="{FLAKY_LOOKUP}",cached="false",'
+        'reason="remote_endpoint",state="failed"} 1.0'
+    ) in metrics
