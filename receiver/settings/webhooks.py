@@ -98,7 +98,7 @@ SETTINGS: Final = (
         "WEBHOOKS_TIMEOUT_SECONDS",
         positive_float,
         "10",
-        "How long one delivery attempt may take (connect to response headers).",
+        "How long one delivery attempt may take, from resolving the host to reading the answer.",
     ),
     Setting(
         "WEBHOOKS_DISABLE_AFTER_SECONDS",
