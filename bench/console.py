@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -95,45 +96,91 @@ def sign_in(http: httpx.Client) -> None:
     assert answer.status_code == 303, answer.text
 
 
-def pages(filled: Filled, requests: int) -> dict[str, list[str]]:
+@dataclass
+class Page:
+    """A console page's addresses, and the REST API read it mirrors (None: no one read)."""
+
+    name: str
+    console: list[str]
+    api: list[str] | None = None
+
+
+def pages(filled: Filled, requests: int) -> list[Page]:
     """Each page with ``requests`` addresses (random launches and conversations)."""
     rng = random.Random(13)
+    picks = [rng.randrange(len(filled.launches)) for _ in range(requests)]
+    launches = [filled.launches[i] for i in picks]
+    conversations = [filled.conversations[i % len(filled.conversations)] for i in picks]
+    since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def some(addresses: list[str]) -> list[str]:
-        return [rng.choice(addresses) for _ in range(requests)]
+    def each(path: str) -> list[str]:
+        return [path] * requests
 
-    return {
-        "overview": ["/ui/"] * requests,
-        "launches, newest": ["/ui/launches"] * requests,
-        "launches, state=failed": ["/ui/launches?state=failed"] * requests,
-        "launches, one flow": [f"/ui/launches?flow={MAIN_FLOW}"] * requests,
-        "launches, search by conversation": some(
-            [f"/ui/launches?q={c}" for c in filled.conversations]
+    return [
+        Page("overview", each("/ui/")),
+        Page("launches, newest", each("/ui/launches"), each("/api/v1/launches?limit=50")),
+        Page(
+            "launches, state=failed",
+            each("/ui/launches?state=failed"),
+            each("/api/v1/launches?state=failed&limit=50"),
         ),
-        "one launch": some([f"/ui/launches/{launch}" for launch in filled.launches]),
-        "one conversation": some([f"/ui/conversations/{c}" for c in filled.conversations]),
-        "flows": ["/ui/flows"] * requests,
-        "one flow, all time (main)": [f"/ui/flows/{MAIN_FLOW}?range=all"] * requests,
-        "one flow, 24 h (small)": [f"/ui/flows/{SMALL_FLOWS[0]}?range=24h"] * requests,
-        "dead letters": ["/ui/dead-letters"] * requests,
-    }
+        Page(
+            "launches, one flow",
+            each(f"/ui/launches?flow={MAIN_FLOW}"),
+            each(f"/api/v1/launches?flowId={MAIN_FLOW}&limit=50"),
+        ),
+        Page("launches, search by conversation", [f"/ui/launches?q={c}" for c in conversations]),
+        Page(
+            "one launch",
+            [f"/ui/launches/{launch}" for launch in launches],
+            [f"/api/v1/launches/{launch}/transitions" for launch in launches],
+        ),
+        Page(
+            "one conversation",
+            [f"/ui/conversations/{c}" for c in conversations],
+            [f"/api/v1/conversations/{c}/transitions" for c in conversations],
+        ),
+        Page("flows", each("/ui/flows"), each("/api/v1/flows")),
+        Page(
+            "one flow, all time (main)",
+            each(f"/ui/flows/{MAIN_FLOW}?range=all"),
+            each(f"/api/v1/flows/{MAIN_FLOW}/stats"),
+        ),
+        Page(
+            "one flow, 24 h (small)",
+            each(f"/ui/flows/{SMALL_FLOWS[0]}?range=24h"),
+            each(f"/api/v1/flows/{SMALL_FLOWS[0]}/stats?since={since}"),
+        ),
+        Page(
+            "dead letters",
+            each("/ui/dead-letters"),
+            each("/api/v1/dead-letters?limit=25"),
+        ),
+    ]
 
 
-def timed(http: httpx.Client, name: str, addresses: list[str]) -> Timing:
-    timing = Timing(name)
-    for address in addresses[:5]:  # warm
+def timed(http: httpx.Client, api: httpx.Client, page: Page) -> tuple[Timing, Timing | None]:
+    """The page and its API read, request by request in turn (the same noise for both)."""
+    console, mirrored = Timing(page.name), Timing(page.name) if page.api else None
+    for address in page.console[:5]:  # warm
         http.get(address)
-    for address in addresses:
+    for index, address in enumerate(page.console):
         started = time.perf_counter()
         response = http.get(address)
-        timing.seconds.append(time.perf_counter() - started)
+        console.seconds.append(time.perf_counter() - started)
         # A search that names a conversation is answered by a redirect to it.
         if response.status_code not in (200, 303):
-            timing.errors += 1
-    return timing
+            console.errors += 1
+        if page.api and mirrored is not None:
+            started = time.perf_counter()
+            answer = api.get(page.api[index])
+            mirrored.seconds.append(time.perf_counter() - started)
+            if answer.status_code != 200:
+                mirrored.errors += 1
+    return console, mirrored
 
 
-def measure(url: str, filled: Filled, requests: int) -> list[Timing]:
+def measure(url: str, filled: Filled, requests: int) -> list[tuple[Timing, Timing | None]]:
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")},
@@ -148,27 +195,43 @@ def measure(url: str, filled: Filled, requests: int) -> list[Timing]:
     base = f"http://127.0.0.1:{port}"
     with server([*command, "--port", str(port)], env, port):
         httpx.get(f"{base}/readyz").raise_for_status()
-        with httpx.Client(base_url=base, timeout=60) as http:
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        with (
+            httpx.Client(base_url=base, timeout=60) as http,
+            httpx.Client(base_url=base, timeout=60, headers=headers) as api,
+        ):
             sign_in(http)
-            return [timed(http, name, paths) for name, paths in pages(filled, requests).items()]
+            return [timed(http, api, page) for page in pages(filled, requests)]
 
 
-def report(kind: str, filled: Filled, timings: list[Timing], rollups: float) -> None:
+def report(
+    kind: str, filled: Filled, timings: list[tuple[Timing, Timing | None]], rollups: float
+) -> None:
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(
         f"\n{kind}: {filled.events:,} events, {filled.main_launches:,} main-flow launches; "
         f"filled in {filled.seconds:.0f} s, rollups brought up to date in {rollups:.0f} s; "
         f"load {load}"
     )
-    print(f"  {'console page':36} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'errors':>6}")
-    for timing in timings:
-        p50, p95, most = timing.at(0.5), timing.at(0.95), timing.at(1.0)
-        mark = "" if p95 < TARGET_P95_MS else "  over target"
+    print(
+        f"  {'console page':34} {'n':>4} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
+        f"{'API p50':>8} {'API p95':>8} {'p95 ratio':>9}"
+    )
+    for console, api in timings:
+        p50, p95, most = console.at(0.5), console.at(0.95), console.at(1.0)
+        side = "       —        —         —"
+        if api is not None:
+            side = f"{api.at(0.5):8.1f} {api.at(0.95):8.1f} {p95 / api.at(0.95):8.2f}x"
+        mark = "" if p95 < TARGET_P95_MS else "  over"
+        errors = console.errors + (api.errors if api else 0)
         print(
-            f"  {timing.name:36} {len(timing.seconds):>5} {p50:8.1f} {p95:8.1f} {most:8.1f} "
-            f"{timing.errors:6}{mark}"
+            f"  {console.name:34} {len(console.seconds):>4} {p50:7.1f} {p95:7.1f} {most:7.1f} "
+            f"{side}{mark}{f'  {errors} errors' if errors else ''}"
         )
-    print(f"  target: every page p95 < {TARGET_P95_MS:.0f} ms (warm, sequential)")
+    print(
+        f"  target: every page p95 < {TARGET_P95_MS:.0f} ms (warm, sequential); each page and "
+        "the REST read it mirrors are requested in turn, so the ratio holds on a noisy machine"
+    )
 
 
 def main() -> int:
@@ -186,7 +249,7 @@ def main() -> int:
         filled = existing(args.database)
         timings = measure(args.database, filled, args.requests)
         report(args.database.split(":", 1)[0], filled, timings, 0.0)
-        return 1 if any(t.errors for t in timings) else 0
+        return 1 if any(c.errors or (a and a.errors) for c, a in timings) else 0
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     with tempfile.TemporaryDirectory(dir=ROOT) as workdir:
         for kind in kinds:
@@ -196,7 +259,7 @@ def main() -> int:
                 rollups = rollups_current(url)
                 timings = measure(url, filled, args.requests)
                 report(kind, filled, timings, rollups)
-                failed = failed or any(t.errors for t in timings)
+                failed = failed or any(c.errors or (a and a.errors) for c, a in timings)
     return 1 if failed else 0
 
 

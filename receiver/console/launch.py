@@ -9,6 +9,7 @@ comes back to the launch page, which then shows where the termination stands.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from receiver.console.auth import signed_in
 from receiver.console.rendering import PREFIX, page
 from receiver.console.timeline import timeline
 from receiver.errors import InvalidRequest
+from receiver.launches.service import LaunchNotFound
 from receiver.launches.sweep import TerminationRefused
 from receiver.resources import services
 from storage.audit import LAUNCH, REFUSED, REQUESTED, TERMINATE, AuditFilter
@@ -44,13 +46,13 @@ async def launch(request: Request) -> Response:
     """``GET /ui/launches/{launch_id}``: the launch page."""
     found = services(request)
     launch_id = request.path_params["launch_id"]
-    view = await found.launches.describe(launch_id)  # LaunchNotFound: the 404 page
-    (_, path), events, activity = await asyncio.gather(
+    (row, path), events, activity = await asyncio.gather(
         found.history_store.launch_transitions(launch_id, limit=STEPS),
         found.event_store.list(EventFilter(launch_id=launch_id), limit=EVENTS),
         found.audit_store.list(AuditFilter(target=launch_id), limit=20),
     )
-    row = view.row
+    if row is None:
+        raise LaunchNotFound(f"no launch {launch_id!r}")
     names = await found.flow_names.names([row["flow_id"]])
     now = datetime.now(UTC)
     steps = path.steps if path is not None else []
@@ -60,7 +62,7 @@ async def launch(request: Request) -> Response:
         "now": now,
         "launch": row,
         "flow_name": names.get(row["flow_id"]),
-        "counts": view.event_counts,
+        "counts": Counter(event["kind"] for event in events),
         "timeline": timeline(steps, now),
         "node_source": path.node_family if path is not None else None,
         "more_steps": path is not None and path.resume is not None,

@@ -35,7 +35,7 @@ READ = 500
 #: Running launches read to find those past their deadline: the newest ones. The sweep
 #: ends an overdue launch within seconds, so one stays overdue only while the sweep is
 #: behind or Genesys keeps failing (it then shows termination_failed).
-RUNNING_READ = 200
+RUNNING_READ = 100
 DEAD_LETTERS_READ = 200
 #: The overview's counts read the flows list this many pages deep.
 FLOW_PAGES = 20
