@@ -134,7 +134,9 @@ def pct(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
 
 
-async def bench(kind: str, url: str, sandbox_url: str, runs: int, loads: list[int]) -> None:
+async def bench(
+    kind: str, url: str, sandbox_url: str, runs: int, loads: list[int], extra: dict[str, str]
+) -> None:
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
@@ -150,6 +152,7 @@ async def bench(kind: str, url: str, sandbox_url: str, runs: int, loads: list[in
             "FLOWTRACK_GENESYS_RATE_LIMIT_PER_MINUTE": "10000000",
             "FLOWTRACK_ACTIONS_PER_MINUTE": "10000000",
             "FLOWTRACK_LOG_LEVEL": "WARNING",
+            **extra,
         }
     )
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
@@ -217,13 +220,17 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--concurrency", default="1,50", help="comma-separated loads")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a FLOWTRACK_ setting"
+    )
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.set)
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     loads = [int(part) for part in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as tmp, sandbox() as sandbox_url:
         for kind in kinds:
             with database(kind, Path(tmp)) as url:
-                asyncio.run(bench(kind, url, sandbox_url, args.runs, loads))
+                asyncio.run(bench(kind, url, sandbox_url, args.runs, loads, extra))
 
 
 if __name__ == "__main__":

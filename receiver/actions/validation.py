@@ -8,6 +8,7 @@ checked by that draft's rules. Every problem is reported, each with its field pa
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from typing import Any
 
 from jsonschema import Draft4Validator, validators
@@ -24,15 +25,36 @@ def problems(schema: dict[str, Any], value: Any) -> list[Problem]:
     """
     if not schema:
         return []
+    checker = _validator(schema)
+    if isinstance(checker, str):
+        return [{"field": "", "problem": f"the action's contract is not a valid schema: {checker}"}]
+    found = [found for error in checker.iter_errors(value) for found in _problems(error)]
+    return sorted(found, key=lambda problem: problem["field"])
+
+
+#: Validators of the contracts seen lately, by the identity of the schema object (the
+#: catalog keeps one per action version): checking a schema and building its validator
+#: cost more than validating an input.
+_VALIDATORS: OrderedDict[int, tuple[dict[str, Any], Any]] = OrderedDict()
+_KEPT = 256
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    """The schema's validator, or what is wrong with the schema itself."""
+    kept = _VALIDATORS.get(id(schema))
+    if kept is not None and kept[0] is schema:
+        _VALIDATORS.move_to_end(id(schema))
+        return kept[1]
     kind = validators.validator_for(schema, default=Draft4Validator)
     try:
         kind.check_schema(schema)
+        checker: Any = kind(schema)
     except SchemaError as exc:
-        return [
-            {"field": "", "problem": f"the action's contract is not a valid schema: {exc.message}"}
-        ]
-    found = [found for error in kind(schema).iter_errors(value) for found in _problems(error)]
-    return sorted(found, key=lambda problem: problem["field"])
+        checker = exc.message
+    _VALIDATORS[id(schema)] = (schema, checker)
+    while len(_VALIDATORS) > _KEPT:
+        _VALIDATORS.popitem(last=False)
+    return checker
 
 
 def _problems(error: ValidationError) -> list[Problem]:
