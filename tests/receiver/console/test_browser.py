@@ -242,7 +242,11 @@ async def test_no_page_has_javascript_errors_on_a_desktop_or_a_phone(
             )
             assert overflow <= 1, f"{path} is wider than the {width} screen by {overflow}px"
         if width == "desktop":
-            # The running launch keeps the list refreshing: let it refresh once.
+            # The running launch keeps the list refreshing: a launch made after the page
+            # was loaded shows up in it without a reload.
             await console.open("/ui/launches")
-            await console.page.wait_for_timeout(5500)
+            later = await launched(flowtrack, FLOW_OK, "completed")
+            row = console.page.locator(f'tr[data-launch="{later["id"]}"]')
+            await row.wait_for(timeout=8000)
+            assert "completed" in await row.inner_text()
         assert console.errors == [], width
