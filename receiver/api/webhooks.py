@@ -114,7 +114,9 @@ def _flows_field() -> Any:
 class NewWebhookEndpoint(RequestModel):
     """An endpoint to create."""
 
-    url: str = Field(description="`https://…` (no credentials in it).", min_length=1)
+    url: str = Field(
+        description="An https URL, with no credentials in it (see docs/webhooks.md).", min_length=1
+    )
     event_types: list[str] = _types_field(...)
     description: str | None = Field(None, max_length=255, pattern=_NoNul)
     flow_ids: list[str] | None = _flows_field()
