@@ -89,6 +89,7 @@ class NotificationBridge(BackgroundTask):
         # database says the same of other replicas' callbacks at each refresh).
         self._reporting: set[str] = set()
         self._reporting_conversations: set[str] = set()
+        self._reporting_since = datetime.now(UTC)
         # With the history pull on, a gap's window is pulled; else it stays a gap.
         self._backfill = PENDING if config.history_pull else NO_PULL
 
@@ -209,6 +210,14 @@ class NotificationBridge(BackgroundTask):
             self._runners[index].want(slot)
         for runner in self._runners[len(packing.slots) :]:
             runner.want(())
+        if not packing.slots:
+            # Nothing to follow: nothing can be missed (the takeover gap ends here).
+            await first_gaps.restored(now)
+        if now - self._reporting_since > REPORTING_WINDOW:
+            # What the database says at each refresh covers older callbacks.
+            self._reporting_since = now
+            self._reporting.clear()
+            self._reporting_conversations.clear()
         if packing.left_out and packing.left_out != self._left_out:
             log.warning(
                 f"{len(packing.left_out)} topics left out: {config.max_channels} channels of "
