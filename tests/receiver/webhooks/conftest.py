@@ -56,6 +56,7 @@ class Receiver:
     gates: dict[str, asyncio.Event] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
     most_in_flight: dict[str, int] = field(default_factory=dict)
+    most_at_once: int = 0
     base_url: str = ""
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -88,6 +89,7 @@ class Receiver:
                 break
         self.in_flight[path] = self.in_flight.get(path, 0) + 1
         self.most_in_flight[path] = max(self.most_in_flight.get(path, 0), self.in_flight[path])
+        self.most_at_once = max(self.most_at_once, sum(self.in_flight.values()))
         try:
             gate = self.gates.get(path)
             if gate is not None:

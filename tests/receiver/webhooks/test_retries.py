@@ -185,3 +185,25 @@ async def test_a_slow_receiver_holds_only_its_own_share_of_deliveries(
 
     await receiver.wait_for(lambda seen: len([s for s in seen if s.path == "/slow"]) == 5)
     assert receiver.most_in_flight["/slow"] == 2
+
+
+@pytest.mark.parametrize("webhook_overrides", [{"FLOWTRACK_WEBHOOKS_CONCURRENCY": "3"}])
+async def test_no_more_than_the_global_cap_is_in_flight_across_endpoints(
+    api: httpx.AsyncClient, flowtrack: RunningServer, receiver: Receiver
+) -> None:
+    gate = asyncio.Event()
+    receiver.gates["/one"] = receiver.gates["/two"] = gate
+    for path in ("/one", "/two"):
+        created = await subscribe(api, receiver.url(path), "launch.completed")
+        for _ in range(4):
+            await send_test(api, created["id"])
+
+    async def three_held() -> bool:
+        return sum(receiver.in_flight.values()) == 3
+
+    await wait_until(three_held)
+    gate.set()
+
+    await receiver.wait_for(lambda seen: len(seen) == 8)
+    assert receiver.in_flight == {"/one": 0, "/two": 0}
+    assert receiver.most_at_once == 3
