@@ -13,7 +13,10 @@ write transaction is already exclusive.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -320,32 +323,52 @@ def _one(engine: Engine, where: Any) -> RowMapping | None:
 
 
 class ActionRunStore(Store):
-    """The runs, for async callers: each query in a worker thread."""
+    """The runs, for async callers: each query in a worker thread.
+
+    On SQLite (one writer at a time) this process's run writes queue on an asyncio lock,
+    in order, instead of in SQLite's busy handler, whose growing sleeps let later writers
+    overtake and can starve one past the busy timeout under many concurrent runs.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._writes: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if is_sqlite(engine) else contextlib.nullcontext()
+        )
 
     async def insert(
         self, new: NewRun, *, claimed_by: str | None = None, lease_until: datetime | None = None
     ) -> tuple[RowMapping, bool]:
-        return await self._run(insert_run, new, claimed_by=claimed_by, lease_until=lease_until)
+        async with self._writes:
+            return await self._run(insert_run, new, claimed_by=claimed_by, lease_until=lease_until)
 
     async def insert_cached(self, new: NewRun, ending: Ending) -> tuple[RowMapping, bool]:
-        return await self._run(insert_cached_run, new, ending)
+        async with self._writes:
+            return await self._run(insert_cached_run, new, ending)
 
     async def claim(
         self, worker: str, *, limit: int, now: datetime, lease_until: datetime
     ) -> Sequence[RowMapping]:
-        return await self._run(claim_runs, worker, limit=limit, now=now, lease_until=lease_until)
+        async with self._writes:
+            return await self._run(
+                claim_runs, worker, limit=limit, now=now, lease_until=lease_until
+            )
 
     async def renew(self, worker: str, run_ids: Sequence[str], until: datetime) -> int:
-        return await self._run(renew_leases, worker, run_ids, until)
+        async with self._writes:
+            return await self._run(renew_leases, worker, run_ids, until)
 
     async def finish(self, run_id: str, worker: str, ending: Ending) -> RowMapping | None:
-        return await self._run(finish_run, run_id, worker, ending)
+        async with self._writes:
+            return await self._run(finish_run, run_id, worker, ending)
 
     async def cancel(self, run_id: str, at: datetime) -> tuple[RowMapping | None, bool]:
-        return await self._run(cancel_run, run_id, at)
+        async with self._writes:
+            return await self._run(cancel_run, run_id, at)
 
     async def recover(self, now: datetime) -> tuple[int, int]:
-        return await self._run(recover_orphans, now)
+        async with self._writes:
+            return await self._run(recover_orphans, now)
 
     async def get(self, run_id: str) -> RowMapping | None:
         return await self._run(get_run, run_id)
