@@ -82,3 +82,26 @@ def test_a_session_secret_shorter_than_32_characters_stops_the_start(secret: str
     ) as caught:
         settings_for("sqlite:///unused.db", FLOWTRACK_UI_SECRET=secret)
     assert secret not in str(caught.value)
+
+
+async def test_replicas_sharing_the_secret_share_sessions_and_a_made_up_secret_is_warned_of(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = {"FLOWTRACK_UI_SECRET": "shared-console-secret-0123456789abcdef"}
+    first = create_app(settings_for(database_url, **secret))
+    second = create_app(settings_for(database_url, **secret))
+    with caplog.at_level("WARNING", logger="flowtrack.console"):
+        alone = create_app(settings_for(database_url))
+    made_up = [r for r in caplog.records if getattr(r, "action", "") == "console.secret_generated"]
+    assert len(made_up) == 1
+    async with (
+        running_server(first) as one,
+        running_server(second) as two,
+        running_server(alone) as three,
+        httpx.AsyncClient(base_url=one.base_url) as http,
+    ):
+        await sign_in(http, READ_KEY)
+        cookie = {"flowtrack_session": http.cookies["flowtrack_session"]}
+        for running, status in ((two, 200), (three, 303)):
+            async with httpx.AsyncClient(base_url=running.base_url, cookies=cookie) as other:
+                assert (await other.get("/ui/")).status_code == status
