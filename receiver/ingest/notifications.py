@@ -277,19 +277,24 @@ def _instance_events(fields: FieldReader, context: _Context, topic_flow: str) ->
             values.get("outcome"),
             values.get("error_code"),
             values.get("error_message"),
-            context.raw(raw),
+            raw if isinstance(raw, str) else context.raw(raw),
         )
 
+    # What the start and the completion keep: the message without its item list, once.
+    summary = ""
+    if started is not None or ended is not None:
+        summary = context.raw({k: v for k, v in fields.obj.items() if k != "execution"})
     events: list[EventRecord] = []
     if started is not None:
-        summary = {k: v for k, v in fields.obj.items() if k != "execution"}
         events.append(event("start", "start", started, summary))
     errored: set[str] = set()
     last_exit = None if fields.obj.get("executionItemsTruncated") is True else ended
     for position, (item, object_id, object_type, at, output_path, item_id) in enumerate(parsed):
         node = {"node_id": object_id, "node_type": object_type}
+        # An item's enter and exit keep the same text: serialised once.
+        item_raw = context.raw(item) if object_id is not None else ""
         if object_id is not None:
-            events.append(event("node_enter", f"{item_id}:enter", at, item, **node))
+            events.append(event("node_enter", f"{item_id}:enter", at, item_raw, **node))
         error = item.get("error")
         if isinstance(error, dict):
             errored.add(str(error.get("executionId") or item_id))
@@ -300,7 +305,12 @@ def _instance_events(fields: FieldReader, context: _Context, topic_flow: str) ->
         if exit_at is not None and object_id is not None:
             events.append(
                 event(
-                    "node_exit", f"{item_id}:exit", exit_at, item, output_path=output_path, **node
+                    "node_exit",
+                    f"{item_id}:exit",
+                    exit_at,
+                    item_raw,
+                    output_path=output_path,
+                    **node,
                 )
             )
     for index, error in enumerate(errors_listed):
@@ -310,7 +320,6 @@ def _instance_events(fields: FieldReader, context: _Context, topic_flow: str) ->
             events.append(_error_event(event, error, error_id, at, None))
     if ended is not None:
         failed = bool(errors_listed) or bool(errored) or "ERROR" in (exit_reason or "")
-        summary = {k: v for k, v in fields.obj.items() if k != "execution"}
         events.append(
             event(
                 "complete",
