@@ -93,6 +93,16 @@ class RunWorker:
         self._done.setdefault(row["id"], asyncio.get_running_loop().create_future())
         self._tasks[row["id"]] = asyncio.create_task(self._execute(row))
 
+    def refused(self, action_id: str, problems: int) -> None:
+        """A run request was refused by validation: logged and counted."""
+        self._metrics.refused(action_id)
+        log.info(
+            "action %s: input refused (%d problem(s)), nothing sent",
+            action_id,
+            problems,
+            extra={"action": "actions.input_refused", "action_id": action_id, "problems": problems},
+        )
+
     def finished_elsewhere(self, row: RowMapping) -> None:
         """A run ended without an execution (cancelled, answered from the cache)."""
         self._metrics.finished(row)

@@ -93,6 +93,7 @@ class ActionRuns:
             value, applied = coerce(action.input_schema, value)
         found = validation.problems(action.input_schema, value)
         if found:
+            self.worker.refused(order.action_id, len(found))
             listed = "; ".join(f"{p['field'] or '(input)'}: {p['problem']}" for p in found)
             raise InvalidActionInput(
                 f"the input does not match the action's input schema: {listed}",

@@ -40,6 +40,12 @@ class ActionMetrics:
             ("reason",),
             registry=registry,
         )
+        self._refused = Counter(
+            "flowtrack_action_inputs_refused_total",
+            "Run requests refused before execution: the input broke the action's contract.",
+            ("action",),
+            registry=registry,
+        )
         self._recovered = Counter(
             "flowtrack_action_runs_recovered_total",
             "Running runs of a stopped process: `requeued` (idempotent) or `unknown`.",
@@ -53,6 +59,9 @@ class ActionMetrics:
         self._runs.labels(action, row["state"], row["failure_reason"] or "", cached).inc()
         if row["latency_ms"] is not None and not row["cached_from"]:
             self._latency.labels(action).observe(row["latency_ms"] / 1000)
+
+    def refused(self, action_id: str) -> None:
+        self._refused.labels(self._label(action_id)).inc()
 
     def retried(self, reason: str) -> None:
         self._retries.labels(reason).inc()

@@ -294,7 +294,9 @@ async def test_a_contract_changed_at_genesys_is_read_again_after_genesys_refuses
 
 async def test_finished_runs_are_counted_in_the_metrics(action_api: httpx.AsyncClient) -> None:
     await run(action_api, FLAKY_LOOKUP, {"input": {"key": "k6", "fail": True}}, **WAIT)
+    await run(action_api, FLAKY_LOOKUP, {"input": {}})
     metrics = (await action_api.get("/metrics")).text
+    assert f'flowtrack_action_inputs_refused_total{{action="{FLAKY_LOOKUP}"}} 1.0' in metrics
     assert (
         f'flowtrack_action_runs_total{{action="{FLAKY_LOOKUP}",cached="false",'
         'reason="remote_endpoint",state="failed"} 1.0'
