@@ -10,7 +10,10 @@ the moment it was published; the writer's commit hook sees each run's ``complete
 commit, so the lag publish → commit is measured per message. Afterwards the database
 must hold exactly one ``complete`` per message.
 
-    ./dev bench bridge [--db sqlite|postgresql|both] [--count 20000] [--nodes 3]
+    ./dev bench bridge [--db sqlite|postgresql|both] [--count 20000] [--nodes 3] [--rate N]
+
+``--rate`` paces the sandbox below what flowtrack stores, to measure the lag of a steady
+flow rather than of draining a burst.
 
 Figures, not assertions: this machine is shared and noisy.
 """
@@ -135,7 +138,9 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
             )
 
 
-async def run(kind: str, url: str, sandbox_url: str, count: int) -> dict[str, Any]:
+async def run(
+    kind: str, url: str, sandbox_url: str, count: int, rate: int | None = None
+) -> dict[str, Any]:
     engine = make_engine(url)
     upgrade(engine)
     settings = Settings.from_env(
@@ -195,7 +200,12 @@ async def run(kind: str, url: str, sandbox_url: str, count: int) -> dict[str, An
         started = time.time()
         flood = (
             await control.post(
-                "/sandbox/notifications/flood", json={"flowId": FLOW_ID, "count": count}
+                "/sandbox/notifications/flood",
+                json={
+                    "flowId": FLOW_ID,
+                    "count": count,
+                    **({"ratePerSecond": rate} if rate else {}),
+                },
             )
         ).json()
         with contextlib.suppress(TimeoutError):
@@ -233,6 +243,12 @@ def main() -> int:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--count", type=int, default=20000, help="messages to flood")
     parser.add_argument("--nodes", type=int, default=3, help="nodes per flooded run")
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=None,
+        help="publish at most this many messages/s (default: flat out)",
+    )
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = []
@@ -241,7 +257,7 @@ def main() -> int:
         with sandbox(args.nodes, workdir) as sandbox_url:
             for kind in kinds:
                 with database(kind, workdir) as url:
-                    results.append(asyncio.run(run(kind, url, sandbox_url, args.count)))
+                    results.append(asyncio.run(run(kind, url, sandbox_url, args.count, args.rate)))
     events_per_message = 2 * args.nodes + 2
     print(
         f"\nbridge: {args.count} flow-instance messages of {args.nodes} nodes ({events_per_message} events each)"
