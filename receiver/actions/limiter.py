@@ -46,9 +46,10 @@ class OrgLimiter:
             min(self.concurrency - self._in_flight, self._per_minute - len(self._starts)),
         )
 
-    def take(self) -> bool:
-        """Take one slot if one is free now; the caller must :meth:`release` it."""
-        if self.free() <= 0:
+    def take(self, *, force: bool = False) -> bool:
+        """Take one slot if one is free now (or anyway when ``force``: a run already
+        claimed must run); the caller must :meth:`release` it."""
+        if self.free() <= 0 and not force:
             return False
         self._in_flight += 1
         self._starts.append(self._clock())

@@ -143,7 +143,8 @@ class RunWorker:
                     self.id, limit=room, now=datetime.now(UTC), lease_until=self.lease_until()
                 )
                 for row in claimed:
-                    self._limiter.take()
+                    # Counted even if a request took the slot meanwhile: release follows.
+                    self._limiter.take(force=True)
                     self.execute(row)
                 if len(claimed) == room:
                     continue

@@ -29,3 +29,13 @@ def test_starts_per_minute_are_counted_in_a_sliding_window() -> None:
     assert not limiter.take()
     clock.now = 60.5
     assert limiter.free() == 3
+
+
+def test_a_claimed_run_takes_a_slot_even_when_none_is_free_and_gives_it_back() -> None:
+    limiter = OrgLimiter(1, 100, clock=Clock())
+    assert limiter.take()
+    assert limiter.take(force=True)
+    assert limiter.in_flight == 2
+    limiter.release()
+    limiter.release()
+    assert limiter.free() == 1
