@@ -39,6 +39,34 @@ _ENDPOINT_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What to claim: up to ``limit`` due messages for ``owner``, leased for a while.
+
+    ``busy`` endpoints (this process sends them all it may at once) are left out, so
+    their messages stay for a replica with room, or for later.
+    """
+
+    now: datetime
+    owner: str
+    lease_seconds: float
+    limit: int
+    busy: Sequence[str] = ()
+
+    def due(self) -> list[Any]:
+        due = [
+            messages.c.next_attempt_at <= self.now,
+            or_(messages.c.claimed_until.is_(None), messages.c.claimed_until < self.now),
+            endpoints.c.enabled.is_(True),
+        ]
+        if self.busy:
+            due.append(messages.c.endpoint_id.not_in(list(self.busy)))
+        return due
+
+
+_DUE = select(messages.c.id).join(endpoints, endpoints.c.id == messages.c.endpoint_id)
+
+
 def claim_due(
     engine: Engine,
     *,
@@ -48,54 +76,47 @@ def claim_due(
     limit: int,
     busy: Sequence[str] = (),
 ) -> Sequence[RowMapping]:
-    """Claim up to ``limit`` due messages of enabled endpoints, oldest due first.
-
-    ``busy`` endpoints (this process sends them all it may at once) are left out, so
-    their messages stay for a replica with room, or for later.
-    """
-    until = now + timedelta(seconds=lease_seconds)
-    due = [
-        messages.c.next_attempt_at <= now,
-        or_(messages.c.claimed_until.is_(None), messages.c.claimed_until < now),
-        endpoints.c.enabled.is_(True),
-    ]
-    if busy:
-        due.append(messages.c.endpoint_id.not_in(list(busy)))
-    joined = select(messages.c.id).join(endpoints, endpoints.c.id == messages.c.endpoint_id)
+    """Claim up to ``limit`` due messages of enabled endpoints, oldest due first."""
+    claim = Claim(now, owner, lease_seconds, limit, busy)
     # Mostly nothing is due: finding that out must not take SQLite's write lock, which
     # the event writer needs all the time.
     with read_connection(engine) as connection:
-        if connection.execute(joined.where(*due).limit(1)).first() is None:
+        if connection.execute(_DUE.where(*claim.due()).limit(1)).first() is None:
             return []
     with write_transaction(engine) as connection:
-        ids = (
-            connection.execute(
-                select(messages.c.id)
-                .join(endpoints, endpoints.c.id == messages.c.endpoint_id)
-                .where(*due)
-                .order_by(messages.c.next_attempt_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True, of=messages)
-            )
-            .scalars()
-            .all()
-        )
-        if not ids:
-            return []
+        return _claim(connection, claim)
+
+
+def _claim(connection: Connection, claim: Claim) -> Sequence[RowMapping]:
+    if claim.limit <= 0:
+        return []
+    ids = (
         connection.execute(
-            update(messages)
+            _DUE.where(*claim.due())
+            .order_by(messages.c.next_attempt_at)
+            .limit(claim.limit)
+            .with_for_update(skip_locked=True, of=messages)
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return []
+    until = claim.now + timedelta(seconds=claim.lease_seconds)
+    connection.execute(
+        update(messages)
+        .where(messages.c.id.in_(ids))
+        .values(claimed_by=claim.owner, claimed_until=until)
+    )
+    return (
+        connection.execute(
+            select(messages, *_ENDPOINT_COLUMNS)
+            .join(endpoints, endpoints.c.id == messages.c.endpoint_id)
             .where(messages.c.id.in_(ids))
-            .values(claimed_by=owner, claimed_until=until)
         )
-        return (
-            connection.execute(
-                select(messages, *_ENDPOINT_COLUMNS)
-                .join(endpoints, endpoints.c.id == messages.c.endpoint_id)
-                .where(messages.c.id.in_(ids))
-            )
-            .mappings()
-            .all()
-        )
+        .mappings()
+        .all()
+    )
 
 
 def release(engine: Engine, message_ids: Sequence[str], owner: str) -> None:
@@ -139,8 +160,16 @@ def finish_attempt(engine: Engine, attempt: Attempt) -> str | None:
 def finish_attempts(engine: Engine, batch: Sequence[Attempt]) -> dict[str, str]:
     """Log attempts and move their messages on, in one transaction (one commit for many
     deliveries); the endpoints this disabled, with why."""
+    return finish_and_claim(engine, batch, None)[0]
+
+
+def finish_and_claim(
+    engine: Engine, batch: Sequence[Attempt], claim: Claim | None
+) -> tuple[dict[str, str], Sequence[RowMapping]]:
+    """:func:`finish_attempts`, then ``claim`` more in the same transaction: one commit
+    where two would be (SQLite has one write lock, shared with the event writer)."""
     if not batch:
-        return {}
+        return {}, []
     with write_transaction(engine) as connection:
         connection.execute(insert(attempts), [_logged(each) for each in batch])
         connection.execute(_MOVE_ON, [_moved(each) for each in batch])
@@ -150,7 +179,8 @@ def finish_attempts(engine: Engine, batch: Sequence[Attempt]) -> dict[str, str]:
             reason = _endpoint_health(connection, endpoint_id, mine)
             if reason is not None:
                 disabled[endpoint_id] = reason
-    return disabled
+        claimed = _claim(connection, claim) if claim is not None else []
+    return disabled, claimed
 
 
 def _logged(attempt: Attempt) -> dict[str, Any]:
@@ -250,3 +280,9 @@ class DeliveryStore(Store):
     async def finish_attempts(self, batch: Sequence[Attempt]) -> dict[str, str]:
         """Log attempts in one transaction; the endpoints this disabled, with why."""
         return await self._run(finish_attempts, batch)
+
+    async def finish_and_claim(
+        self, batch: Sequence[Attempt], claim: Claim | None
+    ) -> tuple[dict[str, str], Sequence[RowMapping]]:
+        """Log attempts and claim more, in one transaction."""
+        return await self._run(finish_and_claim, batch, claim)

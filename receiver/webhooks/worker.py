@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -25,7 +25,7 @@ from receiver.settings.webhooks import WebhooksConfig
 from receiver.webhooks import events, signing
 from receiver.webhooks.metrics import WebhookMetrics
 from receiver.webhooks.sender import Answer, Sender
-from storage.deliveries import RETRY, Attempt, DeliveryStore
+from storage.deliveries import RETRY, Attempt, Claim, DeliveryStore
 from storage.errors import StorageError
 from storage.outbox import DELIVERED, UNDELIVERABLE
 
@@ -59,6 +59,9 @@ class DeliveryWorker(BackgroundTask):
         self._lease = config.timeout_seconds * 3 + 30
         self._wake = asyncio.Event()
         self._claim_at_least = max(1, config.concurrency // 4)
+        # Claims come from the poll loop and with recorded attempts: one at a time, so
+        # the room each one counts is still there when its messages arrive.
+        self._claiming_lock = asyncio.Lock()
         self._inflight: set[asyncio.Task[None]] = set()
         self._per_endpoint: Counter[str] = Counter()
         # Attempts made, waiting to be recorded: many go in one transaction (one commit).
@@ -78,7 +81,7 @@ class DeliveryWorker(BackgroundTask):
         for task in self._inflight:
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
-        await self._record()
+        await self._record(claim_more=False)
         await self._sender.aclose()
 
     async def _run(self) -> None:
@@ -94,7 +97,10 @@ class DeliveryWorker(BackgroundTask):
         while True:
             await self._to_record.wait()
             self._to_record.clear()
-            await self._record()
+            try:
+                await self._record()
+            except StorageError as exc:  # giving back spare claims failed: they expire
+                log.warning(f"claiming failed: {exc}", extra={"action": "webhook.claim_failed"})
 
     async def _claiming(self) -> None:
         while True:
@@ -109,22 +115,39 @@ class DeliveryWorker(BackgroundTask):
                 await asyncio.wait_for(self._wake.wait(), self._config.poll_seconds)
             self._wake.clear()
 
-    async def _claim(self) -> bool:
-        """Claim what there is room for; True when as many were due as there was room.
+    def _room(self, recorded: int = 0) -> Claim | None:
+        """What to claim now, if anything (``recorded`` attempts are about to be recorded).
 
         With deliveries in flight it waits until a quarter of the room is free: a claim
         is a write transaction, and one per finished delivery would cost more than it.
         """
-        busy = len(self._inflight) + self._unrecorded
+        busy = len(self._inflight) + self._unrecorded - recorded
         room = self._config.concurrency - busy
         if room <= 0 or (busy and room < self._claim_at_least):
-            return False
+            return None
         most = self._config.endpoint_concurrency
         saturated = [each for each, count in self._per_endpoint.items() if count >= most]
         now = datetime.now(UTC)
-        rows = await self._store.claim_due(
-            now=now, owner=self.owner, lease_seconds=self._lease, limit=room, busy=saturated
-        )
+        return Claim(now, self.owner, self._lease, room, saturated)
+
+    async def _claim(self) -> bool:
+        """Claim what there is room for; True when as many were due as there was room."""
+        async with self._claiming_lock:
+            claim = self._room()
+            if claim is None:
+                return False
+            rows = await self._store.claim_due(
+                now=claim.now,
+                owner=claim.owner,
+                lease_seconds=claim.lease_seconds,
+                limit=claim.limit,
+                busy=claim.busy,
+            )
+            return await self._start(rows, claim.limit)
+
+    async def _start(self, rows: Sequence[Mapping[Any, Any]], room: int) -> bool:
+        """Send the claimed messages (giving back those over an endpoint's share)."""
+        most = self._config.endpoint_concurrency
         spare = []
         for row in rows:
             endpoint = row["endpoint_id"]
@@ -165,23 +188,29 @@ class DeliveryWorker(BackgroundTask):
         self._unrecorded += 1
         self._to_record.set()
 
-    async def _record(self) -> None:
-        """Record every attempt made so far in one transaction, then count and log them."""
-        made, self._made = self._made, []
-        if not made:
-            return
-        try:
-            disabled = await self._store.finish_attempts([attempt for _, attempt, _ in made])
-        except StorageError as exc:
-            # Their leases expire and the messages are attempted again: at-least-once.
-            log.warning(
-                f"{len(made)} attempts not recorded: {exc}",
-                extra={"action": "webhook.record_failed"},
-            )
-            return
-        finally:
-            self._unrecorded -= len(made)
-            self._wake.set()  # room for more
+    async def _record(self, *, claim_more: bool = True) -> None:
+        """Record every attempt made so far, and claim what that leaves room for, in one
+        transaction (one commit where two would be); then count and log the attempts."""
+        async with self._claiming_lock:
+            made, self._made = self._made, []
+            if not made:
+                return
+            claim = self._room(recorded=len(made)) if claim_more else None
+            try:
+                attempts = [attempt for _, attempt, _ in made]
+                disabled, claimed = await self._store.finish_and_claim(attempts, claim)
+            except StorageError as exc:
+                # Their leases expire and the messages are attempted again: at-least-once.
+                log.warning(
+                    f"{len(made)} attempts not recorded: {exc}",
+                    extra={"action": "webhook.record_failed"},
+                )
+                return
+            finally:
+                self._unrecorded -= len(made)
+                self._wake.set()  # room for more
+            if claim is not None:
+                await self._start(claimed, claim.limit)
         for row, attempt, answer in made:
             self._metrics.attempt(attempt.result, answer.seconds)
             self._log(row, attempt, answer)
