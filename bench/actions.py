@@ -21,23 +21,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
-import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from harness import API_KEY, database, sandbox, sandbox_settings  # noqa: E402
+from harness import percentile as pct  # noqa: E402
 
 from receiver.app import create_app  # noqa: E402
 from receiver.serving.server import running_server  # noqa: E402
@@ -45,66 +43,7 @@ from receiver.settings import Settings  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrations import upgrade  # noqa: E402
 
-POSTGRES_URL = os.environ.get(
-    "FLOWTRACK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 LOOKUP_ACCOUNT = "custom_-_5a9b7c3d-0000-4000-8000-0000000a0001"
-API_KEY = "bench-api-key-0123456789"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def sandbox() -> Iterator[str]:
-    """``flowtrack sandbox`` (with its sample actions) in a child process."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "receiver", "sandbox", "--port", str(port),
-        "--rate-limit", "10000000", "--seed", "1",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=ROOT, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/sandbox/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the sandbox did not start")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-@contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / f'actions-{uuid.uuid4().hex[:8]}.db'}"
-        return
-    name = f"flowtrack_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 async def load(
@@ -129,11 +68,6 @@ async def load(
     return ends, overheads, time.perf_counter() - began
 
 
-def pct(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
-
-
 async def bench(
     kind: str, url: str, sandbox_url: str, runs: int, loads: list[int], extra: dict[str, str]
 ) -> None:
@@ -142,13 +76,7 @@ async def bench(
     engine.dispose()
     settings = Settings.from_env(
         {
-            "FLOWTRACK_DATABASE_URL": url,
-            "FLOWTRACK_API_KEYS": API_KEY,
-            "FLOWTRACK_INSECURE_CALLBACKS": "1",
-            "FLOWTRACK_GENESYS_CLIENT_ID": "sandbox",
-            "FLOWTRACK_GENESYS_CLIENT_SECRET": "sandbox",
-            "FLOWTRACK_GENESYS_API_URL": sandbox_url,
-            "FLOWTRACK_GENESYS_LOGIN_URL": sandbox_url,
+            **sandbox_settings(url, sandbox_url),
             "FLOWTRACK_GENESYS_RATE_LIMIT_PER_MINUTE": "10000000",
             "FLOWTRACK_ACTIONS_PER_MINUTE": "10000000",
             "FLOWTRACK_LOG_LEVEL": "WARNING",
@@ -227,9 +155,12 @@ def main() -> None:
     extra = dict(item.split("=", 1) for item in args.set)
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     loads = [int(part) for part in args.concurrency.split(",")]
-    with tempfile.TemporaryDirectory() as tmp, sandbox() as sandbox_url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sandbox("--rate-limit", "10000000", "--seed", "1") as sandbox_url,
+    ):
         for kind in kinds:
-            with database(kind, Path(tmp)) as url:
+            with database(kind, Path(tmp), "actions") as url:
                 asyncio.run(bench(kind, url, sandbox_url, args.runs, loads, extra))
 
 

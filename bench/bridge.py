@@ -24,14 +24,10 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,12 +35,14 @@ from typing import Any
 
 import httpx
 import orjson
-import psycopg
-from psycopg import sql
 from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import harness  # noqa: E402
+from harness import API_KEY, database, sandbox_settings  # noqa: E402
 
 from receiver.app import create_app  # noqa: E402
 from receiver.serving.server import running_server  # noqa: E402
@@ -53,18 +51,7 @@ from storage.engine import make_engine  # noqa: E402
 from storage.migrations import upgrade  # noqa: E402
 from storage.tables import Event  # noqa: E402
 
-POSTGRES_URL = os.environ.get(
-    "FLOWTRACK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 FLOW_ID = "b0000000-0000-4000-8000-000000000001"
-API_KEY = "bench-api-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -89,53 +76,8 @@ def sandbox(nodes: int, workdir: Path) -> Iterator[str]:
     ]
     flow_file = workdir / "bench-flows.json"
     flow_file.write_text(json.dumps({"flows": flows}))
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "receiver",
-        "sandbox",
-        "--port",
-        str(port),
-        "--flows",
-        str(flow_file),
-    ]
-    process = subprocess.Popen(
-        command, cwd=ROOT, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/sandbox/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the sandbox did not start")
-            time.sleep(0.1)
+    with harness.sandbox("--flows", str(flow_file)) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-@contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / f'bridge-{uuid.uuid4().hex[:8]}.db'}"
-        return
-    name = f"flowtrack_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 async def run(
@@ -145,13 +87,7 @@ async def run(
     upgrade(engine)
     settings = Settings.from_env(
         {
-            "FLOWTRACK_DATABASE_URL": url,
-            "FLOWTRACK_API_KEYS": API_KEY,
-            "FLOWTRACK_INSECURE_CALLBACKS": "1",
-            "FLOWTRACK_GENESYS_CLIENT_ID": "sandbox",
-            "FLOWTRACK_GENESYS_CLIENT_SECRET": "sandbox",
-            "FLOWTRACK_GENESYS_API_URL": sandbox_url,
-            "FLOWTRACK_GENESYS_LOGIN_URL": sandbox_url,
+            **sandbox_settings(url, sandbox_url),
             "FLOWTRACK_NOTIFICATIONS": "1",
             "FLOWTRACK_NOTIFICATION_FLOWS": FLOW_ID,
             "FLOWTRACK_NOTIFICATION_REFRESH_SECONDS": "1",
@@ -256,7 +192,7 @@ def main() -> int:
         workdir = Path(folder)
         with sandbox(args.nodes, workdir) as sandbox_url:
             for kind in kinds:
-                with database(kind, workdir) as url:
+                with database(kind, workdir, "bridge") as url:
                     results.append(asyncio.run(run(kind, url, sandbox_url, args.count, args.rate)))
     events_per_message = 2 * args.nodes + 2
     print(

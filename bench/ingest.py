@@ -13,30 +13,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
-from psycopg import sql
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+# history, console and sweep take these from here.
+from harness import API_KEY, TOKEN, database, free_port, serve_env, server  # noqa: E402
+from harness import wrk as run_wrk  # noqa: E402
 
 from receiver.ingest.dedupe import dedupe_key  # noqa: E402
 from receiver.launches.ids import uuid7  # noqa: E402
@@ -45,11 +43,8 @@ from storage.migrations import upgrade  # noqa: E402
 from storage.records import EventRecord  # noqa: E402
 from storage.writer import EventWriter  # noqa: E402
 
-TOKEN = "bench-callback-token-0123456789"
-API_KEY = "bench-api-key-0123456789"
-POSTGRES_URL = os.environ.get(
-    "FLOWTRACK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+__all__ = ["API_KEY", "TOKEN", "database", "free_port", "server", "wrk"]
+
 PATH = "/webhooks/genesys"
 
 
@@ -66,53 +61,8 @@ class Run:
     missing: int | None = None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def server(command: list[str], env: dict[str, str], port: int) -> Iterator[None]:
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server failed to start: {process.stderr.read()}") from None
-                time.sleep(0.1)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def wrk(port: int, seconds: int, connections: int, prefix: str, batch: int) -> dict:
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        env = {**os.environ, "BENCH_OUT": out.name}
-        command = [
-            "wrk",
-            f"-t{connections}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(ROOT / "bench" / "events.lua"),
-            f"http://127.0.0.1:{port}",
-            "--",
-            prefix,
-            str(batch),
-            TOKEN,
-            PATH,
-        ]
-        subprocess.run(command, env=env, check=True, capture_output=True)
-        return json.loads(Path(out.name).read_text())
+    return run_wrk("events.lua", port, seconds, connections, prefix, str(batch), TOKEN, PATH)
 
 
 def summarise(name: str, result: dict, batch: int) -> Run:
@@ -121,26 +71,6 @@ def summarise(name: str, result: dict, batch: int) -> Run:
     return Run(
         name, rps, rps * batch, result["p50_us"] / 1000, result["p99_us"] / 1000, result["errors"]
     )
-
-
-@contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
-        yield f"sqlite:///{path}"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    name = f"flowtrack_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def prefill(url: str, count: int) -> float:
@@ -233,7 +163,7 @@ def verify(url: str, prefix: str, result: dict, batch: int, baseline: int) -> tu
 def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> list[Run]:
     runs: list[Run] = []
     python = sys.executable
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
+    base_env = serve_env()
 
     port = free_port()
     noop = [

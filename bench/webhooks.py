@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,12 +37,14 @@ from typing import Any
 
 import httpx
 import orjson
-import psycopg
-from psycopg import sql
 from sqlalchemy import Engine, func, insert, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import harness  # noqa: E402
+from harness import API_KEY, TOKEN, database, free_port, serve_env, server  # noqa: E402
 
 from storage import outbox  # noqa: E402
 from storage.deliveries import attempts  # noqa: E402
@@ -54,47 +53,9 @@ from storage.launches import launches  # noqa: E402
 from storage.migrations import upgrade  # noqa: E402
 from storage.webhooks import count_messages, create_endpoint  # noqa: E402
 
-TOKEN = "bench-callback-token-0123456789"
-API_KEY = "bench-api-key-0123456789"
-POSTGRES_URL = os.environ.get(
-    "FLOWTRACK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 CONNECTIONS = 16
 LAUNCHES_PER_CONNECTION = 1500
 FLOW = "7d2a3b1e-5c0f-4f6e-9a41-2b8e0c9d1f37"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_listening(port: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited: {process.stderr.read() if process.stderr else ''}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-@contextmanager
-def process(command: list[str], port: int, *, cwd: Path, env: dict[str, str]) -> Iterator[None]:
-    started = subprocess.Popen(command, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_listening(port, started)
-        yield
-    finally:
-        started.terminate()
-        try:
-            started.wait(20)
-        except subprocess.TimeoutExpired:
-            started.kill()
 
 
 @contextmanager
@@ -102,7 +63,7 @@ def receiver() -> Iterator[str]:
     """A receiver answering 200 to every POST, in its own process; its URL."""
     port = free_port()
     command = [sys.executable, str(Path(__file__)), "--serve-receiver", str(port)]
-    with process(command, port, cwd=ROOT, env=dict(os.environ)):
+    with server(command, dict(os.environ), port):
         yield f"http://127.0.0.1:{port}/hook"
 
 
@@ -135,8 +96,7 @@ WITHOUT_OUTBOX = (
 def flowtrack(url: str, tree: Path, *, outbox_off: bool = False, **settings: str) -> Iterator[int]:
     """``flowtrack serve`` from ``tree`` on ``url``; its port."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
-    env.update(
+    env = serve_env(
         PYTHONPATH=str(tree),
         FLOWTRACK_DATABASE_URL=url,
         FLOWTRACK_CALLBACK_TOKENS=TOKEN,
@@ -147,7 +107,7 @@ def flowtrack(url: str, tree: Path, *, outbox_off: bool = False, **settings: str
     )
     program = ["-c", WITHOUT_OUTBOX] if outbox_off else ["-m", "receiver"]
     command = [sys.executable, *program, "serve", "--host", "127.0.0.1"]
-    with process([*command, "--port", str(port)], port, cwd=tree, env=env):
+    with server([*command, "--port", str(port)], env, port, cwd=tree):
         yield port
 
 
@@ -158,23 +118,6 @@ WEBHOOK_SETTINGS = {
     "FLOWTRACK_WEBHOOKS_ENDPOINT_CONCURRENCY": "50",
     "FLOWTRACK_WEBHOOKS_POLL_SECONDS": "0.05",
 }
-
-
-@contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-        return
-    name = f"flowtrack_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def endpoint(engine: Engine, url: str, *types: str) -> None:
@@ -276,14 +219,8 @@ def prefill_launches(engine: Engine, prefix: str) -> None:
 
 
 def wrk(port: int, seconds: int, prefix: str) -> dict[str, float]:
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        command = ["wrk", f"-t{CONNECTIONS}", f"-c{CONNECTIONS}", f"-d{seconds}s"]
-        command += ["--timeout", "10s", "-s", str(ROOT / "bench" / "webhooks.lua")]
-        command += [f"http://127.0.0.1:{port}", "--", prefix, TOKEN, "/webhooks/genesys"]
-        subprocess.run(
-            command, env={**os.environ, "BENCH_OUT": out.name}, check=True, capture_output=True
-        )
-        result = json.loads(Path(out.name).read_text())
+    args = (prefix, TOKEN, "/webhooks/genesys")
+    result = harness.wrk("webhooks.lua", port, seconds, CONNECTIONS, *args)
     rate = result["requests"] / (result["duration_us"] / 1e6)
     return {"rate": rate, "p50": result["p50_us"] / 1000, "p99": result["p99_us"] / 1000}
 
