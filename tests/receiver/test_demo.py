@@ -1,26 +1,11 @@
 import asyncio
 from pathlib import Path
 
-from tests.conftest import FLOWTRACK, free_port
+from tests.processes import demo_output
 
 
 async def test_the_demo_launches_follows_and_ends_every_kind_of_flow(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *FLOWTRACK,
-        "demo",
-        "--exit-when-done",
-        "--port",
-        str(free_port()),
-        "--sandbox-port",
-        str(free_port()),
-        "--database",
-        str(tmp_path / "demo.db"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 90)
-    text = output.decode()
-    assert process.returncode == 0, text
+    text = await demo_output("--database", str(tmp_path / "demo.db"))
     for expected in (
         "registered action created",
         "Order follow-up    completed",
@@ -48,21 +33,7 @@ async def test_the_demo_launches_follows_and_ends_every_kind_of_flow(tmp_path: P
 async def test_without_a_database_the_demo_starts_fresh_and_leaves_nothing(
     tmp_path: Path,
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *FLOWTRACK,
-        "demo",
-        "--exit-when-done",
-        "--port",
-        str(free_port()),
-        "--sandbox-port",
-        str(free_port()),
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 90)
-    text = output.decode()
-    assert process.returncode == 0, text
+    text = await demo_output(cwd=tmp_path)
     database = text.splitlines()[0].removeprefix("flowtrack demo — database ")
     assert "flowtrack-demo-" in database
     assert not await asyncio.to_thread(Path(database).exists)

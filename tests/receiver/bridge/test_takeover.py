@@ -4,7 +4,6 @@ nobody listened as a gap, and the history pull backfills the launches of that ga
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -15,14 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import (
-    CALLBACK_TOKEN,
-    FLOW_OK,
-    FLOWTRACK,
-    READ_KEY,
-    WRITE_KEY,
-    free_port,
-)
+from tests.conftest import FLOW_OK, READ_KEY, WRITE_KEY
+from tests.processes import served
 from tests.receiver.bridge.conftest import bridge_settings, eventually, listening
 from tests.receiver.bridge.test_push import ended, visits
 
@@ -32,43 +25,16 @@ READ = {"Authorization": f"Bearer {READ_KEY}"}
 @asynccontextmanager
 async def serve(database_url: str, sandbox_url: str) -> AsyncIterator[tuple[Any, str]]:
     """``flowtrack serve`` in a child process with the bridge on; its process and URL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
-    env.update(
-        bridge_settings(
-            database_url,
-            sandbox_url,
-            FLOWTRACK_NOTIFICATION_FLOWS=FLOW_OK,
-            FLOWTRACK_HISTORY_PULL="1",
-            FLOWTRACK_HISTORY_PULL_INTERVAL="0.5",
-            FLOWTRACK_HISTORY_PULL_POLL_SECONDS="0.1",
-        ),
-        FLOWTRACK_DATABASE_URL=database_url,
-        FLOWTRACK_CALLBACK_TOKENS=CALLBACK_TOKEN,
-        FLOWTRACK_API_KEYS=WRITE_KEY,
-        FLOWTRACK_API_READ_KEYS=READ_KEY,
-        FLOWTRACK_LOG_LEVEL="WARNING",
+    settings = bridge_settings(
+        database_url,
+        sandbox_url,
+        FLOWTRACK_NOTIFICATION_FLOWS=FLOW_OK,
+        FLOWTRACK_HISTORY_PULL="1",
+        FLOWTRACK_HISTORY_PULL_INTERVAL="0.5",
+        FLOWTRACK_HISTORY_PULL_POLL_SECONDS="0.1",
     )
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        *FLOWTRACK, "serve", "--host", "127.0.0.1", "--port", str(port), env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient() as http:
-            while True:
-                try:
-                    if (await http.get(f"{base}/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server did not become ready"
-                await asyncio.sleep(0.1)
+    async with served(database_url, ready="/readyz", **settings) as (process, base):
         yield process, base
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
 
 
 async def tracking_at(base: str) -> dict[str, Any]:

@@ -1,28 +1,12 @@
-import asyncio
 from pathlib import Path
 
-from tests.conftest import FLOWTRACK, free_port
+from tests.processes import demo_output
 
 
 async def test_the_demo_receives_a_verified_message_for_every_ended_launch(
     tmp_path: Path,
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *FLOWTRACK,
-        "demo",
-        "--exit-when-done",
-        "--port",
-        str(free_port()),
-        "--sandbox-port",
-        str(free_port()),
-        "--database",
-        str(tmp_path / "demo.db"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 90)
-    text = output.decode()
-    assert process.returncode == 0, text
+    text = await demo_output("--database", str(tmp_path / "demo.db"))
     assert "subscribed to launch ends and flow errors" in text
     # 7 completed, 3 failed (each after its flow's error), 3 timed out: as the demo plans.
     for expected in (

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import httpx
@@ -23,7 +20,8 @@ from storage.deliveries import attempts
 from storage.engine import make_engine, write_transaction
 from storage.outbox import DELIVERED
 from storage.webhooks import count_messages
-from tests.conftest import CALLBACK_TOKEN, FLOWTRACK, READ_KEY, WRITE_KEY, free_port, settings_for
+from tests.conftest import READ_KEY, WRITE_KEY, settings_for
+from tests.processes import served
 from tests.receiver.webhooks.conftest import (
     FAST,
     Receiver,
@@ -36,49 +34,11 @@ from tests.receiver.webhooks.conftest import (
 WRITE = {"Authorization": f"Bearer {WRITE_KEY}"}
 
 
-@asynccontextmanager
-async def serve(
-    database_url: str, **settings: str
-) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """``flowtrack serve`` in a child process; its process and URL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWTRACK_")}
-    env.update(
-        FAST,
-        FLOWTRACK_DATABASE_URL=database_url,
-        FLOWTRACK_CALLBACK_TOKENS=CALLBACK_TOKEN,
-        FLOWTRACK_API_KEYS=WRITE_KEY,
-        FLOWTRACK_API_READ_KEYS=READ_KEY,
-        FLOWTRACK_LOG_LEVEL="WARNING",
-        **settings,
-    )
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        *FLOWTRACK, "serve", "--host", "127.0.0.1", "--port", str(port), env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient() as http:
-            while True:
-                try:
-                    if (await http.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server did not become ready"
-                await asyncio.sleep(0.1)
-        yield process, base
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
-
-
 async def test_a_message_written_before_a_kill_9_is_delivered_after_the_restart(
     database_url: str, receiver: Receiver
 ) -> None:
     # Delivery off in the first process: it dies with the message written, never sent.
-    async with serve(database_url, FLOWTRACK_WEBHOOKS_DELIVERY="0") as (process, base):
+    async with served(database_url, **FAST, FLOWTRACK_WEBHOOKS_DELIVERY="0") as (process, base):
         async with httpx.AsyncClient(base_url=base, headers=WRITE, timeout=10) as api:
             await subscribe(api, receiver.url("/after-crash"), "launch.completed")
         await asyncio.to_thread(running_launch, database_url, "l-crash")
