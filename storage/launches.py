@@ -12,14 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from storage import outbox
 from storage.engine import is_sqlite, read_connection, write_transaction
 from storage.errors import DuplicateKey
+from storage.launch_reads import (
+    LaunchFilter,
+    count_by_state,
+    history_pull,
+    list_launches,
+    overdue,
+)
 from storage.store import Store
 from storage.tables import Event, Launch
+from storage.tables.tracking import HistoryPull
 from storage.tracking import refresh
 from storage.vocabulary import (
     COMPLETED,
@@ -53,9 +61,11 @@ __all__ = [
     "LaunchStore",
     "LaunchSummary",
     "NewLaunch",
+    "count_by_state",
     "event_summary",
     "events",
     "get_launch",
+    "history_pull",
     "insert_launch",
     "launch_summary",
     "launches",
@@ -63,12 +73,23 @@ __all__ = [
     "mark_launch_failed",
     "mark_launched",
     "note_reason",
+    "overdue",
     "refresh",
     "set_conversation",
 ]
 
 launches = Launch.__table__  # type: ignore[attr-defined]
 events = Event.__table__  # type: ignore[attr-defined]
+pulls = HistoryPull.__table__  # type: ignore[attr-defined]
+#: Where the launch's execution history stands, read with it (``history_pulls``; all
+#: None when the pull never looked for it).
+HISTORY_COLUMNS = {
+    "history_state": pulls.c.state,
+    "history_detail": pulls.c.detail,
+    "history_attempts": pulls.c.attempts,
+    "history_updated_at": pulls.c.updated_at,
+    "history_instance_id": pulls.c.instance_id,
+}
 
 
 @dataclass(frozen=True)
@@ -87,16 +108,6 @@ class NewLaunch:
     deadline_at: datetime | None
     #: A digest of the request: a known idempotency key with another one is refused.
     request_fingerprint: str | None = None
-
-
-@dataclass(frozen=True)
-class LaunchFilter:
-    """Which launches to list; every given field must match."""
-
-    state: str | None = None
-    flow_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 def insert_launch(engine: Engine, new: NewLaunch) -> tuple[RowMapping, bool]:
@@ -129,40 +140,11 @@ def get_launch(engine: Engine, launch_id: str) -> RowMapping | None:
     return _one(engine, launches.c.id == launch_id)
 
 
-def list_launches(
-    engine: Engine,
-    where: LaunchFilter,
-    *,
-    after: tuple[datetime, str] | None = None,
-    limit: int = 100,
-) -> Sequence[RowMapping]:
-    """Launches, newest first, older than the cursor position."""
-    statement: Select[Any] = select(launches)
-    if where.state is not None:
-        statement = statement.where(launches.c.state == where.state)
-    if where.flow_id is not None:
-        statement = statement.where(launches.c.flow_id == where.flow_id)
-    if where.since is not None:
-        statement = statement.where(launches.c.created_at >= where.since)
-    if where.until is not None:
-        statement = statement.where(launches.c.created_at < where.until)
-    if after is not None:
-        at, launch_id = after
-        statement = statement.where(
-            or_(
-                launches.c.created_at < at,
-                and_(launches.c.created_at == at, launches.c.id < launch_id),
-            )
-        )
-    statement = statement.order_by(launches.c.created_at.desc(), launches.c.id.desc())
-    with read_connection(engine) as connection:
-        return connection.execute(statement.limit(limit)).mappings().all()
-
-
 @dataclass(frozen=True)
 class LaunchSummary:
     """A launch, its event counts by kind and its latest event, read at one moment.
 
+    ``row`` also holds where its execution history stands (:data:`HISTORY_COLUMNS`).
     ``row``'s ``current_node_*`` and ``last_event_at`` are derived from the same events
     as the counts, as the tracker derives them (storage.tracking), so a summary never
     shows a node event counted while the launch seems to be at no node yet.
@@ -180,7 +162,11 @@ def launch_summary(engine: Engine, launch_id: str) -> LaunchSummary | None:
             # Each PostgreSQL statement otherwise reads its own snapshot; SQLite's BEGIN
             # already holds one for the whole transaction.
             connection.execution_options(isolation_level="REPEATABLE READ")
-        found = connection.execute(select(launches).where(launches.c.id == launch_id))
+        found = connection.execute(
+            select(launches, *(column.label(name) for name, column in HISTORY_COLUMNS.items()))
+            .select_from(launches.outerjoin(pulls, pulls.c.launch_id == launches.c.id))
+            .where(launches.c.id == launch_id)
+        )
         launch = found.mappings().first()
         if launch is None:
             return None
@@ -348,6 +334,18 @@ class LaunchStore(Store):
             conversation_ids=conversation_ids,
             now=now,
         )
+
+    async def count_by_state(self) -> dict[str, int]:
+        """Launches by state now, every state named (see :func:`count_by_state`)."""
+        return await self._run(count_by_state)
+
+    async def overdue(self, now: datetime, limit: int) -> Sequence[RowMapping]:
+        """Unfinished launches the sweep should have ended by now (see :func:`overdue`)."""
+        return await self._run(overdue, now, limit)
+
+    async def history_pull(self, launch_id: str) -> RowMapping | None:
+        """Where the launch's execution history pull stands (None: never looked for)."""
+        return await self._run(history_pull, launch_id)
 
     # Last: in the class body after it, ``list`` names this method.
     async def list(

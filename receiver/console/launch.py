@@ -46,10 +46,11 @@ async def launch(request: Request) -> Response:
     """``GET /ui/launches/{launch_id}``: the launch page."""
     found = services(request)
     launch_id = request.path_params["launch_id"]
-    (row, path), events, activity = await asyncio.gather(
+    (row, path), events, activity, history = await asyncio.gather(
         found.history_store.launch_transitions(launch_id, limit=STEPS),
         found.event_store.list(EventFilter(launch_id=launch_id), limit=EVENTS),
         found.audit_store.list(AuditFilter(target=launch_id), limit=20),
+        found.launch_store.history_pull(launch_id),
     )
     if row is None:
         raise LaunchNotFound(f"no launch {launch_id!r}")
@@ -70,6 +71,7 @@ async def launch(request: Request) -> Response:
         "more_events": len(events) == EVENTS,
         "activity": activity,
         "launched_by": launched_by,
+        "history": history,
         "ended": row["state"] in TERMINAL_STATES,
         "terminating": row["termination_reason"] is not None
         and row["state"] not in TERMINAL_STATES,

@@ -1,15 +1,16 @@
 """``/ui/launches``: launches newest first, filtered, searched and paged.
 
 A search for an id goes straight to what it names: a launch id to the launch, an
-execution id to the launch its events belong to, a conversation id to the
-conversation. Any other text is looked for in the names of the newest launches the
-filters select. While a running or pending launch is on the first page, the page
-refreshes itself.
+execution id to its launch, a conversation id to the conversation. Any other text
+lists the launches whose name starts with it (with the other filters, paged like any
+list). Each is an index probe (storage.launch_reads). While a running or pending
+launch is on the first page, the page refreshes itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -28,8 +29,6 @@ from storage.queries import EventFilter
 from storage.vocabulary import PENDING, RUNNING, STATES
 
 PAGE = 50
-#: How many of the newest launches a name search reads.
-NAME_SEARCH = 1000
 REFRESH_SECONDS = 5
 
 
@@ -50,14 +49,11 @@ async def launches(request: Request) -> Response:
         target = await _find(found, search)
         if target is not None:
             return RedirectResponse(target, status_code=303)
-        rows = await found.launch_store.list(where, limit=NAME_SEARCH)
-        matched = [row for row in rows if search.casefold() in (row["name"] or "").casefold()]
-        listed, following = matched[:PAGE], None
-    else:
-        after = cursor_of(params.get("before"))
-        rows = await found.launch_store.list(where, after=after, limit=PAGE + 1)
-        listed = list(rows[:PAGE])
-        following = _next_link(params, listed[-1]) if len(rows) > PAGE else None
+        where = replace(where, name_prefix=search)
+    after = cursor_of(params.get("before"))
+    rows = await found.launch_store.list(where, after=after, limit=PAGE + 1)
+    listed = list(rows[:PAGE])
+    following = _next_link(params, listed[-1]) if len(rows) > PAGE else None
     live = not params.get("before") and any(row["state"] in (RUNNING, PENDING) for row in listed)
     names = await found.flow_names.names(sorted({row["flow_id"] for row in listed}))
     context: dict[str, Any] = {
@@ -74,7 +70,6 @@ async def launches(request: Request) -> Response:
             "q": search,
         },
         "searched": search,
-        "name_search": NAME_SEARCH,
         "next": following,
         "first_page": f"{PREFIX}/launches?" + urlencode(_kept(params))
         if params.get("before")
@@ -121,7 +116,7 @@ def cursor_of(raw: str | None) -> tuple[datetime, str] | None:
 
 
 def _kept(params: Any) -> dict[str, str]:
-    return {k: params[k] for k in ("state", "flow", "since", "until") if params.get(k)}
+    return {k: params[k] for k in ("state", "flow", "since", "until", "q") if params.get(k)}
 
 
 def _next_link(params: Any, last: Any) -> str:
@@ -131,16 +126,19 @@ def _next_link(params: Any, last: Any) -> str:
 
 async def _find(found: Services, text: str) -> str | None:
     """Where an id leads: its launch, the launch of its execution, or its conversation."""
-    # The three lookups at once: each is one index probe.
-    launch, by_execution, by_conversation = await asyncio.gather(
-        found.launch_store.get(text),
-        found.event_store.list(EventFilter(flow_execution_id=text), limit=1),
+    # The lookups at once: each is one index probe. A conversation flowtrack did not
+    # launch is still found by its events.
+    store = found.launch_store
+    launch, by_execution, by_conversation, conversation_events = await asyncio.gather(
+        store.get(text),
+        store.list(LaunchFilter(flow_execution_id=text), limit=1),
+        store.list(LaunchFilter(conversation_id=text), limit=1),
         found.event_store.list(EventFilter(conversation_id=text), limit=1),
     )
     if launch is not None:
         return f"{PREFIX}/launches/{quote(text, safe='')}"
-    if by_execution and by_execution[0]["launch_id"]:
-        return f"{PREFIX}/launches/{quote(by_execution[0]['launch_id'], safe='')}"
-    if by_conversation:
+    if by_execution:
+        return f"{PREFIX}/launches/{quote(by_execution[0]['id'], safe='')}"
+    if by_conversation or conversation_events:
         return f"{PREFIX}/conversations/{quote(text, safe='')}"
     return None

@@ -59,6 +59,22 @@ class ApiKeys:
         request.state.identity = identity
         return identity
 
+    def identify(self, key: str) -> Identity | None:
+        """Whose key this is (a bare key, no scheme), or None when flowtrack does not know it.
+
+        Served without keys (``FLOWTRACK_INSECURE_API=1``), any key is the anonymous caller.
+        """
+        if self._open:
+            return ANONYMOUS
+        if not key:
+            return None
+        presented = key.encode()
+        name = _matching(presented, self._write)
+        if name is not None:
+            return Identity(name, write=True)
+        name = _matching(presented, self._read)
+        return None if name is None else Identity(name, write=False)
+
     def _identify(self, request: Request, *, write: bool) -> Identity:
         if self._open:
             return ANONYMOUS
@@ -66,16 +82,12 @@ class ApiKeys:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise ApiUnauthorized("missing API key: send 'Authorization: Bearer <key>'")
-        presented = value.strip().encode()
-        name = _matching(presented, self._write)
-        if name is not None:
-            return Identity(name, write=True)
-        name = _matching(presented, self._read)
-        if name is not None:
-            if write:
-                raise ApiForbidden("this API key is read-only; this operation needs a write key")
-            return Identity(name, write=False)
-        raise ApiUnauthorized("invalid API key")
+        identity = self.identify(value.strip())
+        if identity is None:
+            raise ApiUnauthorized("invalid API key")
+        if write and not identity.write:
+            raise ApiForbidden("this API key is read-only; this operation needs a write key")
+        return identity
 
 
 def identity_of(request: Request) -> Identity:
