@@ -25,7 +25,32 @@ LAUNCH = "launch"
 TERMINATE = "terminate"
 REGISTRATION = "registration"
 DEAD_LETTER_REPLAY = "dead_letter_replay"
-ACTIONS = (LAUNCH, TERMINATE, REGISTRATION, DEAD_LETTER_REPLAY)
+#: A data action run asked for (target: the run id), and cancelled.
+ACTION_RUN = "action_run"
+ACTION_RUN_CANCEL = "action_run_cancel"
+#: Writes to webhook endpoints (target: the endpoint id; for a resend, the message id).
+WEBHOOK_ENDPOINT_CREATE = "webhook_endpoint_create"
+WEBHOOK_ENDPOINT_UPDATE = "webhook_endpoint_update"
+WEBHOOK_ENDPOINT_DELETE = "webhook_endpoint_delete"
+WEBHOOK_ENDPOINT_ROTATE = "webhook_secret_rotate"
+WEBHOOK_ENDPOINT_TEST = "webhook_endpoint_test"
+WEBHOOK_MESSAGE_RESEND = "webhook_message_resend"
+WEBHOOK_ENDPOINT_RECOVER = "webhook_endpoint_recover"
+ACTIONS = (
+    LAUNCH,
+    TERMINATE,
+    REGISTRATION,
+    DEAD_LETTER_REPLAY,
+    ACTION_RUN,
+    ACTION_RUN_CANCEL,
+    WEBHOOK_ENDPOINT_CREATE,
+    WEBHOOK_ENDPOINT_UPDATE,
+    WEBHOOK_ENDPOINT_DELETE,
+    WEBHOOK_ENDPOINT_ROTATE,
+    WEBHOOK_ENDPOINT_TEST,
+    WEBHOOK_MESSAGE_RESEND,
+    WEBHOOK_ENDPOINT_RECOVER,
+)
 CREATED = "created"
 REPLAYED = "replayed"
 REQUESTED = "requested"

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from receiver.actions.errors import RunNotCancellable, RunNotFound
 from receiver.actions.outcomes import FAILURE_REASONS
+from receiver.api.audit import audited, refusals_audited
 from receiver.resources import services
 from receiver.web.models import RequestModel, Timestamp, WireModel, one_of, raw_json, render
 from receiver.web.models import timestamp as timestamp_text
@@ -34,6 +35,7 @@ from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
 from storage.action_reads import RunFilter
 from storage.action_runs import RUN_STATES
+from storage.audit import ACTION_RUN_CANCEL, COMPLETED
 
 
 class Attempt(WireModel):
@@ -205,5 +207,8 @@ async def get_runs(request: Request) -> Response:
 )
 async def cancel_run(request: Request) -> Response:
     """``POST /api/v1/action-runs/{run_id}/cancel``."""
-    row = await services(request).action_runs.cancel(request.path_params["run_id"])
+    run_id = request.path_params["run_id"]
+    async with refusals_audited(request, ACTION_RUN_CANCEL, run_id):
+        row = await services(request).action_runs.cancel(run_id)
+    await audited(request, ACTION_RUN_CANCEL, run_id, COMPLETED)
     return JSONResponse(run_json(row))

@@ -21,6 +21,7 @@ from receiver.actions.errors import (
 )
 from receiver.actions.service import RunOrder
 from receiver.api.action_runs import ActionRun, run_json
+from receiver.api.audit import audited
 from receiver.api.bodies import MalformedJSON, UnsupportedMediaType, json_body
 from receiver.genesys import DataAction
 from receiver.resources import services
@@ -41,6 +42,7 @@ from receiver.web.operations import (
 from receiver.web.pagination import Query
 from receiver.web.responses import JSONResponse
 from storage.action_runs import FINAL_STATES
+from storage.audit import ACTION_RUN, CREATED, REFUSED, REPLAYED
 
 #: The longest ``Prefer: wait`` honoured: an action's own timeout (≤ 60 s) plus a margin.
 MAX_WAIT_SECONDS = 65
@@ -240,7 +242,13 @@ async def post_run(request: Request) -> Response:
     runs = services(request).action_runs
     key = request.headers.get("idempotency-key")
     order = _order(request.path_params["action_id"], await json_body(request), key)
-    row, created = await runs.create(order, key, identity_of(request).name)
+    try:
+        row, created = await runs.create(order, key, identity_of(request).name)
+    except IdempotencyKeyReused as exc:
+        await audited(request, ACTION_RUN, exc.detail["runId"], REFUSED, exc.code)
+        raise
+    ran = f"action {order.action_id}" + (", dry run" if order.dry_run else "")
+    await audited(request, ACTION_RUN, row["id"], CREATED if created else REPLAYED, ran)
     headers = {"Location": f"/api/v1/action-runs/{row['id']}"}
     wait = _wait_seconds(request.headers.get("prefer"))
     if wait is not None:

@@ -3,13 +3,17 @@ the write handlers call to record who (the API key's name) did what to which thi
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from receiver.errors import Conflict, FlowtrackError, NotFound
 from receiver.logs import REQUEST_ID
 from receiver.resources import services
 from receiver.web.access import identity_of
@@ -24,7 +28,7 @@ from receiver.web.operations import (
 )
 from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
-from storage.audit import ACTIONS, OUTCOMES, AuditEntry, AuditFilter
+from storage.audit import ACTIONS, OUTCOMES, REFUSED, AuditEntry, AuditFilter
 
 #: Longest request id kept (a longer ``X-Request-Id`` is cut).
 MAX_REQUEST_ID = 128
@@ -42,7 +46,9 @@ class AuditRecord(WireModel):
     )
     action: str = one_of(ACTIONS, "What was done.")
     target: str | None = Field(
-        description="What it was done to: a launch id; for a registration, the data action's id."
+        description="What it was done to: a launch id, a data action run id, a webhook "
+        "endpoint id (a message id for a resend), a dead letter id; for a registration, the "
+        "data action's id."
     )
     request_id: str | None = Field(
         description="The request's `X-Request-Id` (the caller's, or the one flowtrack made)."
@@ -50,7 +56,8 @@ class AuditRecord(WireModel):
     outcome: str = one_of(OUTCOMES, "What came of it.")
     detail: str | None = Field(
         description="Why: the reason given for a termination, the error code of a refusal, "
-        "what a registration did to each resource."
+        "what a registration did to each resource, a run's data action, a webhook "
+        "endpoint's URL or what a change changed."
     )
 
     @classmethod
@@ -73,7 +80,9 @@ class AuditQuery(RequestModel):
 
     action: str | None = one_of(ACTIONS, "Only records of this action.", nullable=True)
     key_name: str | None = Field(None, description="Only records made with this API key.")
-    target: str | None = Field(None, description="Only records about this thing (a launch id).")
+    target: str | None = Field(
+        None, description="Only records about this thing (a launch id, a run id, an endpoint id)."
+    )
     since: datetime | None = Field(None, description="Only records made at or after this time.")
     until: datetime | None = Field(None, description="Only records made before this time.")
     limit: int = 0
@@ -98,13 +107,40 @@ async def audited(
     await services(request).audit_store.record(entry)
 
 
+def origin_of(url: str) -> str:
+    """Where ``url`` points (scheme, host, port) without its path and query, which may
+    carry a secret (a chat hook's token), so the audit keeps no credential."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+@asynccontextmanager
+async def refusals_audited(
+    request: Request, action: str, target: str | None, *kinds: type[FlowtrackError]
+) -> AsyncIterator[None]:
+    """Record a refusal (its error code as ``detail``) when the block raises one of ``kinds``
+    (by default: not found, in conflict).
+
+    Refusals of what the caller named are recorded (and a URL the address policy
+    refuses); a malformed or invalid body is not a write, and is not recorded.
+    """
+    caught = kinds or (NotFound, Conflict)
+    try:
+        yield
+    except caught as exc:
+        await audited(request, action, target, REFUSED, exc.code)
+        raise
+
+
 @operation(
     "listAudit",
     "Writes done through the API, newest first",
     tag="audit",
     access="read",
-    description="Every launch and termination asked for through the API, with the name of "
-    "the API key that asked, the request id and what came of it; and every registration "
+    description="Every launch and termination asked for through the API, every data action "
+    "run and cancellation, every write to a webhook endpoint (create, change, delete, "
+    "rotate its secret, test, resend, recover) and every dead letter replay, with the name "
+    "of the API key that asked, the request id and what came of it; and every registration "
     "with Genesys.",
     parameters=query_params(AuditQuery),
     replies={200: Reply("A page of audit records.", page_of(AuditRecord))},

@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from receiver.api.audit import audited, refusals_audited
 from receiver.api.bodies import MalformedJSON, UnsupportedMediaType, json_body
 from receiver.api.webhooks import ENDPOINT_ID, TAG, WebhookEndpointNotFound
 from receiver.errors import InvalidRequest, NotFound
@@ -32,6 +33,7 @@ from receiver.web.operations import (
 from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
 from receiver.webhooks import events
+from storage import audit
 from storage.deliveries import ATTEMPT_RESULTS
 from storage.outbox import MESSAGE_STATES
 
@@ -142,9 +144,12 @@ async def test_endpoint(request: Request) -> Response:
     found = services(request).webhooks
     endpoint_id = request.path_params["endpoint_id"]
     data = orjson.dumps({"endpoint_id": endpoint_id, "message": "a test message from flowtrack"})
-    message_id = await found.store.send_test(endpoint_id, data, datetime.now(UTC))
-    if message_id is None:
-        raise WebhookEndpointNotFound(f"no webhook endpoint {endpoint_id}")
+    testing = audit.WEBHOOK_ENDPOINT_TEST
+    async with refusals_audited(request, testing, endpoint_id):
+        message_id = await found.store.send_test(endpoint_id, data, datetime.now(UTC))
+        if message_id is None:
+            raise WebhookEndpointNotFound(f"no webhook endpoint {endpoint_id}")
+    await audited(request, testing, endpoint_id, audit.REQUESTED, message_id)
     found.nudge()
     return JSONResponse(render(SentTest.model_construct(message_id=message_id)), status_code=202)
 
@@ -177,9 +182,12 @@ async def resend_message(request: Request) -> Response:
     """``POST /api/v1/webhook-messages/{id}/resend``: 202."""
     found = services(request).webhooks
     message_id = request.path_params["message_id"]
-    row = await found.store.resend(message_id, datetime.now(UTC))
-    if row is None:
-        raise WebhookMessageNotFound(f"no webhook message {message_id}")
+    resending = audit.WEBHOOK_MESSAGE_RESEND
+    async with refusals_audited(request, resending, message_id):
+        row = await found.store.resend(message_id, datetime.now(UTC))
+        if row is None:
+            raise WebhookMessageNotFound(f"no webhook message {message_id}")
+    await audited(request, resending, message_id, audit.REQUESTED)
     found.nudge()
     resent = Resent.model_construct(message_id=row["id"], next_attempt_at=row["next_attempt_at"])
     return JSONResponse(render(resent), status_code=202)
@@ -233,9 +241,13 @@ async def recover_endpoint(request: Request) -> Response:
         first = problems[0]
         raise InvalidRecovery(f"{first['field']}: {first['problem']}", detail=problems) from None
     since = wanted.since if wanted.since.tzinfo else wanted.since.replace(tzinfo=UTC)
-    if await found.store.get_endpoint(endpoint_id) is None:
-        raise WebhookEndpointNotFound(f"no webhook endpoint {endpoint_id}")
+    recovering = audit.WEBHOOK_ENDPOINT_RECOVER
+    async with refusals_audited(request, recovering, endpoint_id):
+        if await found.store.get_endpoint(endpoint_id) is None:
+            raise WebhookEndpointNotFound(f"no webhook endpoint {endpoint_id}")
     count = await found.store.recover(endpoint_id, since, datetime.now(UTC))
+    detail = f"{count} failed since {since.isoformat()}"
+    await audited(request, recovering, endpoint_id, audit.REQUESTED, detail)
     if count:
         found.nudge()
     return JSONResponse(render(Recovered.model_construct(recovered=count)), status_code=202)

@@ -15,10 +15,11 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from receiver.api.audit import audited, origin_of, refusals_audited
 from receiver.api.bodies import MalformedJSON, UnsupportedMediaType, json_body
 from receiver.errors import InvalidRequest, NotFound
 from receiver.resources import services
-from receiver.web.models import RequestModel, Timestamp, WireModel, problems_of, render
+from receiver.web.models import RequestModel, Timestamp, WireModel, problems_of, render, timestamp
 from receiver.web.operations import (
     INVALID_QUERY,
     PROBLEMS,
@@ -36,6 +37,7 @@ from receiver.web.pagination import Query, page
 from receiver.web.responses import JSONResponse
 from receiver.webhooks import signing
 from receiver.webhooks.addresses import InvalidWebhookUrl, check_endpoint_url
+from storage import audit
 from storage.outbox import EVENT_TYPES, new_message_id
 
 _NoNul = r"^[^\x00]*$"
@@ -225,7 +227,8 @@ async def post_endpoint(request: Request) -> Response:
     """``POST /api/v1/webhook-endpoints``: 201 with the endpoint and its secret."""
     found = services(request).webhooks
     new: NewWebhookEndpoint = _validated(await json_body(request), NewWebhookEndpoint)
-    url = await check_endpoint_url(new.url, found.policy)
+    async with refusals_audited(request, audit.WEBHOOK_ENDPOINT_CREATE, None, InvalidWebhookUrl):
+        url = await check_endpoint_url(new.url, found.policy)
     now = datetime.now(UTC)
     secret = signing.new_secret()
     row = await found.store.create_endpoint(
@@ -241,6 +244,7 @@ async def post_endpoint(request: Request) -> Response:
             "updated_at": now,
         }
     )
+    await audited(request, audit.WEBHOOK_ENDPOINT_CREATE, row["id"], audit.CREATED, origin_of(url))
     created = CreatedWebhookEndpoint.model_construct(
         **WebhookEndpoint.fields_of(row), secret=secret
     )
@@ -309,6 +313,16 @@ async def get_endpoint(request: Request) -> Response:
 async def patch_endpoint(request: Request) -> Response:
     """``PATCH /api/v1/webhook-endpoints/{id}``: only the fields given change."""
     found = services(request).webhooks
+    endpoint_id = request.path_params["endpoint_id"]
+    refusals = (WebhookEndpointNotFound, InvalidWebhookUrl)
+    async with refusals_audited(request, audit.WEBHOOK_ENDPOINT_UPDATE, endpoint_id, *refusals):
+        row, changed = await _changed(request, found)
+    await audited(request, audit.WEBHOOK_ENDPOINT_UPDATE, endpoint_id, audit.COMPLETED, changed)
+    return JSONResponse(render(WebhookEndpoint.of(row)))
+
+
+async def _changed(request: Request, found: Any) -> tuple[Any, str | None]:
+    """The endpoint once changed, and what changed (``url=…, eventTypes, enabled=true``)."""
     await _endpoint(request)
     change: WebhookEndpointChange = _validated(await json_body(request), WebhookEndpointChange)
     given = change.model_fields_set
@@ -330,7 +344,10 @@ async def patch_endpoint(request: Request) -> Response:
         raise WebhookEndpointNotFound(f"no webhook endpoint {request.path_params['endpoint_id']}")
     if values.get("enabled"):
         found.nudge()  # its pending messages are due again
-    return JSONResponse(render(WebhookEndpoint.of(row)))
+    url, enabled = origin_of(values.get("url", "")), str(change.enabled).lower()
+    said = {"url": f"url={url}", "enabled": f"enabled={enabled}"}
+    said |= {"event_types": "eventTypes", "flow_ids": "flowIds"}
+    return row, ", ".join(said.get(name, name) for name in values) or None
 
 
 @operation(
@@ -345,8 +362,10 @@ async def patch_endpoint(request: Request) -> Response:
 async def delete_endpoint(request: Request) -> Response:
     """``DELETE /api/v1/webhook-endpoints/{id}``."""
     endpoint_id = request.path_params["endpoint_id"]
-    if not await services(request).webhooks.store.delete_endpoint(endpoint_id):
-        raise WebhookEndpointNotFound(f"no webhook endpoint {endpoint_id}")
+    async with refusals_audited(request, audit.WEBHOOK_ENDPOINT_DELETE, endpoint_id):
+        if not await services(request).webhooks.store.delete_endpoint(endpoint_id):
+            raise WebhookEndpointNotFound(f"no webhook endpoint {endpoint_id}")
+    await audited(request, audit.WEBHOOK_ENDPOINT_DELETE, endpoint_id, audit.COMPLETED)
     return Response(status_code=204)
 
 
@@ -365,13 +384,16 @@ async def delete_endpoint(request: Request) -> Response:
 async def rotate_secret(request: Request) -> Response:
     """``POST /api/v1/webhook-endpoints/{id}/rotate-secret``."""
     found = services(request).webhooks
-    endpoint_id = (await _endpoint(request))["id"]
+    endpoint_id = request.path_params["endpoint_id"]
     now = datetime.now(UTC)
     until = now + timedelta(seconds=found.config.secret_grace_seconds)
     secret = signing.new_secret()
-    row = await found.store.rotate_secret(endpoint_id, secret, grace_until=until, now=now)
-    if row is None:
-        raise WebhookEndpointNotFound(f"no webhook endpoint {endpoint_id}")
+    async with refusals_audited(request, audit.WEBHOOK_ENDPOINT_ROTATE, endpoint_id):
+        row = await found.store.rotate_secret(endpoint_id, secret, grace_until=until, now=now)
+        if row is None:
+            raise WebhookEndpointNotFound(f"no webhook endpoint {endpoint_id}")
+    detail = f"the old secret signs too until {timestamp(until)}"
+    await audited(request, audit.WEBHOOK_ENDPOINT_ROTATE, endpoint_id, audit.COMPLETED, detail)
     rotated = RotatedSecret.model_construct(
         id=endpoint_id, secret=secret, previous_secret_valid_until=until
     )
