@@ -59,6 +59,8 @@ TAGS = (
     ("flows", "The flows flowtrack has seen, and their statistics."),
     ("audit", "Who did what through the API (the name of each write's API key)."),
     ("actions", "Executing Genesys data actions as validated, durable runs."),
+    ("webhooks", "Signed messages to your endpoints: launches, flow errors, runs, dead letters."),
+    ("tracking", "How flows are followed without editing them: notifications and history."),
     ("meta", "This document and its human-readable page (no key)."),
 )
 

@@ -108,6 +108,17 @@ def test_every_route_is_in_the_document_and_nothing_else() -> None:
     assert documented == routes_of(app.routes)
 
 
+def test_every_tag_an_operation_uses_is_listed_with_a_description() -> None:
+    document = document_of(create_app(settings_for("sqlite:///unused.db")))
+    used = {
+        tag for item in document["paths"].values() for spec in item.values() for tag in spec["tags"]
+    }
+    listed = {tag["name"]: tag["description"] for tag in document["tags"]}
+    assert sorted(used - listed.keys()) == [], "add these to TAGS in receiver/web/openapi.py"
+    assert sorted(listed.keys() - used) == [], "no operation uses these TAGS"
+    assert all(description.strip() for description in listed.values())
+
+
 def test_a_route_without_a_declaration_stops_the_document() -> None:
     async def undeclared(request: Request) -> Response:
         return Response()
