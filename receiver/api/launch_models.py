@@ -200,16 +200,13 @@ class LaunchQuery(RequestModel):
     since: datetime | None = Field(None, description="Only launches created at or after this time.")
     until: datetime | None = Field(None, description="Only launches created before this time.")
     conversation_id: str | None = Field(
-        None, description="Only the launch(es) running in this conversation.", min_length=1
+        None, description="Only the launch(es) running in this conversation."
     )
     flow_execution_id: str | None = Field(
-        None, description="Only the launch of this platform execution.", min_length=1
+        None, description="Only the launch of this platform execution."
     )
     name_prefix: str | None = Field(
-        None,
-        description="Only launches whose name starts with this text (case-sensitive).",
-        min_length=1,
-        max_length=255,
+        None, description="Only launches whose name starts with this text (case-sensitive)."
     )
     limit: int = 0
     cursor: str | None = None
