@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from receiver import demo as demo_cli
 from receiver.client import actions as actions_cli
+from receiver.client import audit as audit_cli
 from receiver.client import commands as client_cli
 from receiver.client import rollups as rollups_cli
 from receiver.errors import FlowtrackError
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     client_cli.add_commands(commands)
     rollups_cli.add_commands(commands)
     actions_cli.add_commands(commands)
+    audit_cli.add_commands(commands)
     return parser
 
 
