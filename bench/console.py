@@ -130,6 +130,9 @@ def pages(filled: Filled, requests: int) -> list[Page]:
             each(f"/api/v1/launches?flowId={MAIN_FLOW}&limit=50"),
         ),
         Page("launches, search by conversation", [f"/ui/launches?q={c}" for c in conversations]),
+        # Text that is no id: the launches whose name starts with it (none here, so the
+        # whole list is walked while no index on names exists).
+        Page("launches, search by name", each("/ui/launches?q=order")),
         Page(
             "one launch",
             [f"/ui/launches/{launch}" for launch in launches],

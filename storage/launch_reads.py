@@ -90,8 +90,10 @@ def _starts_with(engine: Engine, prefix: str) -> ColumnElement[bool]:
     """
     if is_sqlite(engine):
         escaped = "".join(f"[{c}]" if c in "*?[" else c for c in prefix)
-        return launches.c.name.op("GLOB")(literal(escaped + "*"))
-    return launches.c.name.startswith(prefix, autoescape=True)
+        matched: ColumnElement[bool] = launches.c.name.op("GLOB")(literal(escaped + "*"))
+        return matched
+    started: ColumnElement[bool] = launches.c.name.startswith(prefix, autoescape=True)
+    return started
 
 
 def count_by_state(engine: Engine) -> dict[str, int]:
