@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,8 @@ from starlette.routing import Route
 
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, running_sandbox, serving
+from tests.polling import poll_until
+from tests.polling import wait_for as wait_for  # sandbox tests import it from here
 
 LINEAR = "f1a00000-0000-4000-8000-000000000001"
 CONVERSATION = "f1a00000-0000-4000-8000-000000000002"
@@ -115,30 +116,6 @@ def make_config(**overrides: Any) -> SandboxConfig:
     }
     settings.update(overrides)
     return SandboxConfig(**settings)
-
-
-async def wait_for(predicate: Callable[[], Any], within: float = 5.0) -> Any:
-    """Poll until ``predicate()`` is truthy; its value, or a failed assertion on timeout."""
-    deadline = time.monotonic() + within
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
-
-
-async def poll_until(
-    fetch: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], within: float = 5.0
-) -> Any:
-    """Fetch repeatedly until ``check`` accepts the result; returns it."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await fetch()
-        if check(value):
-            return value
-        assert time.monotonic() < deadline, f"last value did not pass: {value!r}"
-        await asyncio.sleep(0.02)
 
 
 @dataclass

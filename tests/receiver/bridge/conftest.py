@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +12,7 @@ import pytest
 from receiver.app import create_app
 from receiver.serving.server import RunningServer, running_server
 from tests.conftest import READ_KEY, TEST_FLOWS, WRITE_KEY, genesys_overrides, settings_for
+from tests.polling import poll_until
 
 
 def bridge_settings(database_url: str, sandbox_url: str, **overrides: str) -> dict[str, str]:
@@ -71,14 +70,8 @@ async def tracking(api: httpx.AsyncClient) -> dict[str, Any]:
 async def eventually(
     fetch: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], within: float = 15.0
 ) -> Any:
-    """Fetch until ``check`` accepts the result; returns it (fails with the last one)."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await fetch()
-        if check(value):
-            return value
-        assert time.monotonic() < deadline, f"last value did not pass: {value!r}"
-        await asyncio.sleep(0.05)
+    """``poll_until`` with room for channels, heartbeats and leases (seconds, not ms)."""
+    return await poll_until(fetch, check, within, every=0.05)
 
 
 def listening(state: dict[str, Any], topics: int = 1) -> bool:

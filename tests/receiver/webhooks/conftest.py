@@ -18,6 +18,7 @@ from receiver.serving.server import RunningServer, running_server
 from storage.engine import make_engine
 from storage.launches import NewLaunch, insert_launch, mark_launched
 from tests.conftest import CALLBACK_TOKEN, WRITE_KEY, settings_for
+from tests.polling import poll_until
 
 #: What tests set so flowtrack delivers to a receiver on 127.0.0.1 quickly.
 FAST = {
@@ -111,11 +112,7 @@ class Receiver:
 
 async def wait_until(check: Callable[[], Awaitable[bool]], within: float = 20) -> None:
     """Poll an async ``check`` until it holds; fail when it never does within ``within`` s."""
-    for _ in range(int(within / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"still not so after {within} s")
+    await poll_until(check, bool, within, every=0.05)
 
 
 @pytest.fixture
