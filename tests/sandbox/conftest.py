@@ -198,6 +198,36 @@ async def api(sandbox: RunningSandbox) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def configured_integration(
+    api: httpx.AsyncClient,
+    name: str,
+    credential: dict[str, Any],
+    *,
+    slot: str,
+    **config: Any,
+) -> str:
+    """A custom-rest-actions integration whose current config (``name``, ``config``) holds a
+    new userDefined ``credential`` in ``slot``; its id."""
+    created = await api.post(
+        "/api/v2/integrations/credentials", json={**credential, "type": {"name": "userDefined"}}
+    )
+    integration = await api.post(
+        "/api/v2/integrations", json={"integrationType": {"id": "custom-rest-actions"}}
+    )
+    integration_id: str = integration.json()["id"]
+    configured = await api.put(
+        f"/api/v2/integrations/{integration_id}/config/current",
+        json={
+            "name": name,
+            "version": 1,
+            **config,
+            "credentials": {slot: {"id": created.json()["id"]}},
+        },
+    )
+    assert configured.status_code == 200, configured.text
+    return integration_id
+
+
 async def register_callback_action(
     api: httpx.AsyncClient,
     url: str,
@@ -208,29 +238,14 @@ async def register_callback_action(
     path: str = "/hooks/genesys",
 ) -> dict[str, Any]:
     """Register flowtrack the way design.md §3 says: integration, credential, action."""
-    credential = await api.post(
-        "/api/v2/integrations/credentials",
-        json={
-            "name": "flowtrack callback token",
-            "type": {"name": "userDefined"},
-            "credentialFields": {"token": "s3cret-token"},
-        },
+    integration_id = await configured_integration(
+        api,
+        "flowtrack",
+        {"name": "flowtrack callback token", "credentialFields": {"token": "s3cret-token"}},
+        slot="basicAuth",
+        properties={},
+        advanced={},
     )
-    integration = await api.post(
-        "/api/v2/integrations", json={"integrationType": {"id": "custom-rest-actions"}}
-    )
-    integration_id = integration.json()["id"]
-    config = await api.put(
-        f"/api/v2/integrations/{integration_id}/config/current",
-        json={
-            "name": "flowtrack",
-            "version": 1,
-            "properties": {},
-            "advanced": {},
-            "credentials": {"basicAuth": {"id": credential.json()["id"]}},
-        },
-    )
-    assert config.status_code == 200, config.text
     if enable:
         patched = await api.patch(
             f"/api/v2/integrations/{integration_id}", json={"intendedState": "ENABLED"}

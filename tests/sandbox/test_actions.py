@@ -12,7 +12,12 @@ import pytest
 from sandbox.action_samples import LOOKUP_ACCOUNT, SLOW_REPORT
 from sandbox.server import RunningSandbox, running_sandbox
 from tests.conftest import free_port
-from tests.sandbox.conftest import CallbackReceiver, make_config, token_for
+from tests.sandbox.conftest import (
+    CallbackReceiver,
+    configured_integration,
+    make_config,
+    token_for,
+)
 
 
 @pytest.fixture
@@ -35,23 +40,8 @@ async def create_action(
     method: str = "POST",
 ) -> str:
     """A Web Services action with a credential (``secret``) posting to ``url``."""
-    credential = await api.post(
-        "/api/v2/integrations/credentials",
-        json={"name": "c", "type": {"name": "userDefined"}, "credentialFields": {"secret": "s3"}},
-    )
-    integration = await api.post(
-        "/api/v2/integrations", json={"integrationType": {"id": "custom-rest-actions"}}
-    )
-    integration_id = integration.json()["id"]
-    configured = await api.put(
-        f"/api/v2/integrations/{integration_id}/config/current",
-        json={
-            "name": "remote",
-            "version": 1,
-            "credentials": {"key": {"id": credential.json()["id"]}},
-        },
-    )
-    assert configured.status_code == 200, configured.text
+    credential = {"name": "c", "credentialFields": {"secret": "s3"}}
+    integration_id = await configured_integration(api, "remote", credential, slot="key")
     action = await api.post(
         "/api/v2/integrations/actions",
         json={
