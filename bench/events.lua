@@ -3,14 +3,8 @@
 -- k-th request, so the benchmark knows exactly which events were acknowledged.
 -- args: run-prefix batch-size token path
 
-local threads = {}
-local counter = 0
-
-function setup(thread)
-   thread:set("tid", counter)
-   counter = counter + 1
-   table.insert(threads, thread)
-end
+local shared = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "summary.lua")
+setup = shared.setup
 
 function init(args)
    prefix = args[1]
@@ -89,18 +83,10 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-   local out = io.open(os.getenv("BENCH_OUT"), "w")
-   out:write(string.format('{"requests":%d,"duration_us":%d,"errors":%d,',
-      summary.requests, summary.duration,
-      summary.errors.connect + summary.errors.read + summary.errors.write +
-      summary.errors.status + summary.errors.timeout))
-   out:write(string.format('"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"threads":[',
-      latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-   for i, thread in ipairs(threads) do
-      if i > 1 then out:write(",") end
-      out:write(string.format('{"tid":%d,"sent":%d,"responded":%d,"failed":"%s"}',
-         thread:get("tid"), thread:get("sent"), thread:get("responded"), thread:get("failed")))
+   local threads = {}
+   for i, thread in ipairs(shared.threads) do
+      threads[i] = string.format('{"tid":%d,"sent":%d,"responded":%d,"failed":"%s"}',
+         thread:get("tid"), thread:get("sent"), thread:get("responded"), thread:get("failed"))
    end
-   out:write("]}")
-   out:close()
+   shared.write(summary, latency, ',"threads":[' .. table.concat(threads, ",") .. "]")
 end

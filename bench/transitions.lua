@@ -6,12 +6,8 @@ local paths = {}
 for line in io.lines(os.getenv("BENCH_PATHS")) do
    paths[#paths + 1] = line
 end
-local counter = 0
-
-function setup(thread)
-   thread:set("tid", counter)
-   counter = counter + 1
-end
+local shared = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "summary.lua")
+setup = shared.setup
 
 function init(args)
    math.randomseed(tid * 7919 + 17)
@@ -23,12 +19,5 @@ function request()
 end
 
 function done(summary, latency, requests)
-   local out = io.open(os.getenv("BENCH_OUT"), "w")
-   out:write(string.format(
-      '{"requests":%d,"duration_us":%d,"errors":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}',
-      summary.requests, summary.duration,
-      summary.errors.connect + summary.errors.read + summary.errors.write +
-      summary.errors.status + summary.errors.timeout,
-      latency:percentile(50), latency:percentile(99), latency.max))
-   out:close()
+   shared.write(summary, latency)
 end

@@ -3,14 +3,8 @@
 -- Thread t's k-th launch is "bl-<prefix>-t-k" (the benchmark stores them beforehand).
 -- args: run-prefix token path
 
-local threads = {}
-local counter = 0
-
-function setup(thread)
-   thread:set("tid", counter)
-   counter = counter + 1
-   table.insert(threads, thread)
-end
+local shared = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "summary.lua")
+setup = shared.setup
 
 function init(args)
    prefix = args[1]
@@ -35,12 +29,5 @@ function request()
 end
 
 function done(summary, latency, requests)
-   local out = io.open(os.getenv("BENCH_OUT"), "w")
-   out:write(string.format('{"requests":%d,"duration_us":%d,"errors":%d,',
-      summary.requests, summary.duration,
-      summary.errors.connect + summary.errors.read + summary.errors.write +
-      summary.errors.status + summary.errors.timeout))
-   out:write(string.format('"p50_us":%d,"p99_us":%d}', latency:percentile(50),
-      latency:percentile(99)))
-   out:close()
+   shared.write(summary, latency)
 end
