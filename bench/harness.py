@@ -79,7 +79,8 @@ def server(
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server failed to start: {process.stderr.read()}") from None
+                    told = process.stderr.read() if process.stderr else ""
+                    raise RuntimeError(f"server failed to start: {told}") from None
                 time.sleep(0.05)
         yield
     finally:
