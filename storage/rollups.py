@@ -209,19 +209,26 @@ def lag(engine: Engine) -> tuple[int, State]:
     return max(newest - state.position, 0), state
 
 
-def catch_up(engine: Engine, *, most: int = 2000) -> bool:
+def catch_up(engine: Engine, *, most: int = 2000, attempts: int = 5) -> bool:
     """Advance the rollups when they are behind by at most ``most`` events (or launches
-    changed); True when they were, or are now, up to date."""
-    behind, state = lag(engine)
-    with read_connection(engine) as connection:
-        newest = connection.execute(select(func.max(launches.c.updated_at))).scalar()
-    launched = newest is not None and (state.launches_at is None or newest > state.launches_at)
-    if not behind and not launched and not state.gaps:
-        return True
-    if behind > most:
-        return False
-    report = advance(engine, limit=most)
-    return not report.more and not report.conflict
+    changed); True when they were, or are now, up to date.
+
+    A batch dropped because another advancer committed first (the job, mid-way) is tried
+    again: the other one may have read the events before the newest were committed.
+    """
+    for _ in range(attempts):
+        behind, state = lag(engine)
+        with read_connection(engine) as connection:
+            newest = connection.execute(select(func.max(launches.c.updated_at))).scalar()
+        launched = newest is not None and (state.launches_at is None or newest > state.launches_at)
+        if not behind and not launched and not state.gaps:
+            return True
+        if behind > most:
+            return False
+        report = advance(engine, limit=most)
+        if not report.conflict:
+            return not report.more
+    return False
 
 
 def _claim(
