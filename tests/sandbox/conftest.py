@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,8 @@ from starlette.routing import Route
 
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, running_sandbox, serving
-from tests.polling import poll_until
-from tests.polling import wait_for as wait_for  # sandbox tests import it from here
+from tests.polling import poll_until as poll_until  # re-exported: tests import it from here
+from tests.polling import wait_for as wait_for  # re-exported likewise
 
 LINEAR = "f1a00000-0000-4000-8000-000000000001"
 CONVERSATION = "f1a00000-0000-4000-8000-000000000002"
@@ -189,12 +190,26 @@ async def token_for(base_url: str) -> str:
         return token
 
 
+@asynccontextmanager
+async def authorized(sandbox: RunningSandbox, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client (``options`` passed on) on ``sandbox`` with a fresh token."""
+    token = await token_for(sandbox.base_url)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=sandbox.base_url, headers=headers, **options) as client:
+        yield client
+
+
+@asynccontextmanager
+async def sandbox_client(config: SandboxConfig, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A sandbox running ``config``, and an authorized client on it."""
+    async with running_sandbox(config) as running, authorized(running, **options) as client:
+        yield client
+
+
 @pytest.fixture
 async def api(sandbox: RunningSandbox) -> AsyncIterator[httpx.AsyncClient]:
     """An authenticated httpx client on the sandbox."""
-    token = await token_for(sandbox.base_url)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=sandbox.base_url, headers=headers) as client:
+    async with authorized(sandbox) as client:
         yield client
 
 

@@ -10,24 +10,21 @@ import httpx
 import pytest
 
 from sandbox.action_samples import LOOKUP_ACCOUNT, SLOW_REPORT
-from sandbox.server import RunningSandbox, running_sandbox
+from sandbox.server import RunningSandbox
 from tests.conftest import free_port
 from tests.sandbox.conftest import (
     CallbackReceiver,
     configured_integration,
     make_config,
-    token_for,
+    sandbox_client,
 )
 
 
 @pytest.fixture
 async def samples() -> AsyncIterator[httpx.AsyncClient]:
     """An authenticated client on a sandbox that has the sample actions."""
-    async with running_sandbox(make_config(sample_actions=True)) as running:
-        token = await token_for(running.base_url)
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=running.base_url, headers=headers) as client:
-            yield client
+    async with sandbox_client(make_config(sample_actions=True)) as client:
+        yield client
 
 
 async def create_action(

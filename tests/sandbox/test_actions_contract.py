@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
 
 from sandbox.action_samples import FLAKY_LOOKUP, LOOKUP_ACCOUNT, SLOW_REPORT
-from sandbox.server import running_sandbox
-from tests.sandbox.conftest import make_config, token_for
+from tests.sandbox.conftest import make_config, sandbox_client
 
 ACTIONS = "/api/v2/integrations/actions"
 
 
-@contextlib.asynccontextmanager
-async def sandbox_client(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_sandbox(make_config(sample_actions=True, **overrides)) as running:
-        token = await token_for(running.base_url)
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=running.base_url, headers=headers) as client:
-            yield client
+def samples_client(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    """An authenticated client on a sandbox with the sample actions and ``overrides``."""
+    return sandbox_client(make_config(sample_actions=True, **overrides))
 
 
 async def names(client: httpx.AsyncClient, **params: Any) -> list[str]:
@@ -31,7 +25,7 @@ async def names(client: httpx.AsyncClient, **params: Any) -> list[str]:
 
 
 async def test_the_listing_filters_sorts_and_pages() -> None:
-    async with sandbox_client() as client:
+    async with samples_client() as client:
         by_name = await names(client, name="lookup")
         by_ids = await names(client, ids=f"{SLOW_REPORT},{FLAKY_LOOKUP}")
         descending = await names(client, sortOrder="DESC")
@@ -50,7 +44,7 @@ async def test_the_listing_filters_sorts_and_pages() -> None:
 
 
 async def test_expand_contract_brings_the_draft_04_schemas_and_their_uris() -> None:
-    async with sandbox_client() as client:
+    async with samples_client() as client:
         action = (
             await client.get(f"{ACTIONS}/{LOOKUP_ACCOUNT}", params={"expand": "contract"})
         ).json()
@@ -69,7 +63,7 @@ async def test_expand_contract_brings_the_draft_04_schemas_and_their_uris() -> N
 
 
 async def test_without_expand_the_contract_is_served_as_created() -> None:
-    async with sandbox_client() as client:
+    async with samples_client() as client:
         plain = (await client.get(f"{ACTIONS}/{FLAKY_LOOKUP}")).json()
 
     assert set(plain["contract"]["input"]) == {"inputSchema"}
@@ -77,7 +71,7 @@ async def test_without_expand_the_contract_is_served_as_created() -> None:
 
 
 async def test_contract_needs_expand_serves_only_the_uris_without_it() -> None:
-    async with sandbox_client(contract_needs_expand=True) as client:
+    async with samples_client(contract_needs_expand=True) as client:
         plain = (await client.get(f"{ACTIONS}/{LOOKUP_ACCOUNT}")).json()
         listed = (await client.get(ACTIONS)).json()["entities"][0]
         expanded = (
@@ -91,7 +85,7 @@ async def test_contract_needs_expand_serves_only_the_uris_without_it() -> None:
 
 
 async def test_the_schema_files_are_served_at_their_uris() -> None:
-    async with sandbox_client() as client:
+    async with samples_client() as client:
         action = (
             await client.get(f"{ACTIONS}/{SLOW_REPORT}", params={"expand": "contract"})
         ).json()

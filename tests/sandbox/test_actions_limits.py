@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
 
 from sandbox.action_samples import LOOKUP_ACCOUNT, SLOW_REPORT
-from sandbox.server import running_sandbox
-from tests.sandbox.conftest import make_config, poll_until, token_for
+from tests.sandbox.conftest import make_config, poll_until, sandbox_client
 
 EXECUTIONS = "/sandbox/actions/executions"
 
 
-@contextlib.asynccontextmanager
-async def sandbox_client(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+def samples_client(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
     """An authenticated client on a sandbox with the sample actions and ``overrides``."""
-    async with running_sandbox(make_config(sample_actions=True, **overrides)) as running:
-        token = await token_for(running.base_url)
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(
-            base_url=running.base_url, headers=headers, timeout=10
-        ) as client:
-            yield client
+    return sandbox_client(make_config(sample_actions=True, **overrides), timeout=10)
 
 
 def execute_path(action_id: str, verb: str = "execute") -> str:
@@ -33,7 +24,7 @@ def execute_path(action_id: str, verb: str = "execute") -> str:
 
 
 async def test_a_call_beyond_the_concurrency_limit_is_a_429_and_is_not_executed() -> None:
-    async with sandbox_client(action_concurrency_limit=1) as client:
+    async with samples_client(action_concurrency_limit=1) as client:
         slow = asyncio.create_task(
             client.post(execute_path(SLOW_REPORT), json={"reportName": "r", "delaySeconds": 1})
         )
@@ -63,7 +54,7 @@ async def test_a_call_beyond_the_concurrency_limit_is_a_429_and_is_not_executed(
 
 
 async def test_calls_beyond_the_per_minute_limit_are_429_until_the_window_resets() -> None:
-    async with sandbox_client(action_executions_per_minute=2) as client:
+    async with samples_client(action_executions_per_minute=2) as client:
         answers = [
             await client.post(execute_path(LOOKUP_ACCOUNT), json={"accountId": f"A-{n}"})
             for n in range(3)
@@ -79,7 +70,7 @@ async def test_calls_beyond_the_per_minute_limit_are_429_until_the_window_resets
 
 
 async def test_api_faults_answer_execute_before_anything_is_executed() -> None:
-    async with sandbox_client() as client:
+    async with samples_client() as client:
         await client.put(
             "/sandbox/faults",
             json={"api": {"rateLimitBurst": 1, "paths": ["/api/v2/integrations/actions/"]}},
@@ -103,7 +94,7 @@ async def test_api_faults_answer_execute_before_anything_is_executed() -> None:
 
 
 async def test_fifty_concurrent_executions_fit_the_default_limit() -> None:
-    async with sandbox_client(rate_limit_per_minute=10_000) as client:
+    async with samples_client(rate_limit_per_minute=10_000) as client:
         answers = await asyncio.gather(
             *(
                 client.post(

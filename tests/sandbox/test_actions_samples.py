@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,7 +13,6 @@ from sandbox.action_samples import (
     SLOW_REPORT,
 )
 from sandbox.config import SandboxConfig
-from sandbox.server import running_sandbox
 from tests.sandbox.conftest import (
     LINEAR,
     CallbackReceiver,
@@ -23,19 +20,10 @@ from tests.sandbox.conftest import (
     launch,
     make_config,
     register_callback_action,
-    token_for,
+    sandbox_client,
 )
 
 EXECUTIONS = "/sandbox/actions/executions"
-
-
-@contextlib.asynccontextmanager
-async def client_for(config: SandboxConfig) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_sandbox(config) as running:
-        token = await token_for(running.base_url)
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=running.base_url, headers=headers) as client:
-            yield client
 
 
 def samples(**overrides: Any) -> SandboxConfig:
@@ -52,11 +40,11 @@ async def action_names(client: httpx.AsyncClient) -> list[str]:
 
 
 async def test_the_sample_actions_come_with_the_built_in_flows_or_when_asked() -> None:
-    async with client_for(SandboxConfig(seed=1)) as built_in:
+    async with sandbox_client(SandboxConfig(seed=1)) as built_in:
         default_names = await action_names(built_in)
-    async with client_for(make_config()) as own_flows:
+    async with sandbox_client(make_config()) as own_flows:
         own_names = await action_names(own_flows)
-    async with client_for(samples()) as asked:
+    async with sandbox_client(samples()) as asked:
         asked_names = await action_names(asked)
 
     assert default_names == ["Flaky Lookup", "Lookup Account", "Slow Report"]
@@ -65,7 +53,7 @@ async def test_the_sample_actions_come_with_the_built_in_flows_or_when_asked() -
 
 
 async def test_lookup_account_coerces_nothing_and_answers_the_account() -> None:
-    async with client_for(samples()) as client:
+    async with sandbox_client(samples()) as client:
         answered = await execute(
             client, LOOKUP_ACCOUNT, {"accountId": "ACC-9", "limit": 4, "includeClosed": True}
         )
@@ -84,7 +72,7 @@ async def test_lookup_account_coerces_nothing_and_answers_the_account() -> None:
 
 
 async def test_a_wrong_credential_makes_lookup_account_fail_authentication() -> None:
-    async with client_for(samples()) as client:
+    async with sandbox_client(samples()) as client:
         await client.put(
             f"/api/v2/integrations/credentials/{SAMPLE_CREDENTIAL_ID}",
             json={
@@ -100,7 +88,7 @@ async def test_a_wrong_credential_makes_lookup_account_fail_authentication() -> 
 
 
 async def test_slow_report_times_out_unless_asked_to_be_quick() -> None:
-    async with client_for(samples()) as client:
+    async with sandbox_client(samples()) as client:
         slow = await execute(client, SLOW_REPORT, {"reportName": "q3"})
         quick = await execute(client, SLOW_REPORT, {"reportName": "q3", "delaySeconds": 0.05})
 
@@ -109,7 +97,7 @@ async def test_slow_report_times_out_unless_asked_to_be_quick() -> None:
 
 
 async def flaky_statuses(seed: int, calls: int) -> list[int]:
-    async with client_for(samples(seed=seed)) as client:
+    async with sandbox_client(samples(seed=seed)) as client:
         return [
             (await execute(client, FLAKY_LOOKUP, {"key": "k"})).status_code for _ in range(calls)
         ]
@@ -124,7 +112,7 @@ async def test_flaky_lookup_fails_the_same_share_of_calls_for_a_seed() -> None:
 
 
 async def test_flaky_lookup_obeys_its_input_switches() -> None:
-    async with client_for(samples()) as client:
+    async with sandbox_client(samples()) as client:
         forced = await execute(client, FLAKY_LOOKUP, {"key": "k", "fail": True})
         never = [
             (await execute(client, FLAKY_LOOKUP, {"key": "k", "failureRate": 0})).status_code
@@ -137,7 +125,7 @@ async def test_flaky_lookup_obeys_its_input_switches() -> None:
 
 
 async def test_the_counter_counts_what_reached_the_remote_endpoint_per_action() -> None:
-    async with client_for(samples()) as client:
+    async with sandbox_client(samples()) as client:
         for n in range(3):
             await execute(client, LOOKUP_ACCOUNT, {"accountId": f"A-{n}"})
         await execute(client, LOOKUP_ACCOUNT, {"accountId": "not valid!"})
@@ -164,7 +152,7 @@ async def test_the_counter_counts_what_reached_the_remote_endpoint_per_action() 
 
 
 async def test_reset_zeroes_the_counter_and_puts_the_sample_actions_back() -> None:
-    async with client_for(samples()) as client:
+    async with sandbox_client(samples()) as client:
         await execute(client, LOOKUP_ACCOUNT, {"accountId": "A"})
         await client.delete(f"/api/v2/integrations/actions/{SLOW_REPORT}")
         await client.post("/sandbox/reset")
@@ -180,7 +168,7 @@ async def test_reset_zeroes_the_counter_and_puts_the_sample_actions_back() -> No
 
 
 async def test_flows_never_call_the_sample_actions(receiver: CallbackReceiver) -> None:
-    async with client_for(samples()) as client:
+    async with sandbox_client(samples()) as client:
         await register_callback_action(client, receiver.url)
         launched = await launch(client, LINEAR)
         status = await finished(client, launched["id"])

@@ -12,10 +12,10 @@ from sandbox.server import RunningSandbox, running_sandbox
 from tests.sandbox.conftest import (
     CONVERSATION,
     CallbackReceiver,
+    authorized,
     finished,
     launch,
     make_config,
-    token_for,
     wait_for,
 )
 
@@ -29,10 +29,7 @@ async def bridged(receiver: CallbackReceiver) -> AsyncIterator[RunningSandbox]:
 
 @pytest.fixture
 async def bridged_api(bridged: RunningSandbox) -> AsyncIterator[httpx.AsyncClient]:
-    token = await token_for(bridged.base_url)
-    async with httpx.AsyncClient(
-        base_url=bridged.base_url, headers={"Authorization": f"Bearer {token}"}
-    ) as client:
+    async with authorized(bridged) as client:
         yield client
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from sandbox.server import RunningSandbox, running_sandbox
-from tests.sandbox.conftest import make_config, token_for
+from tests.sandbox.conftest import make_config, sandbox_client, token_for
 
 RATE_HEADERS = ("inin-ratelimit-count", "inin-ratelimit-allowed", "inin-ratelimit-reset")
 
@@ -112,12 +112,8 @@ async def test_unknown_and_expired_bearers_get_401(
 
 @pytest.fixture
 async def tight_api() -> AsyncIterator[httpx.AsyncClient]:
-    async with running_sandbox(make_config(rate_limit_per_minute=2)) as sandbox:
-        token = await token_for(sandbox.base_url)
-        async with httpx.AsyncClient(
-            base_url=sandbox.base_url, headers={"Authorization": f"Bearer {token}"}
-        ) as client:
-            yield client
+    async with sandbox_client(make_config(rate_limit_per_minute=2)) as client:
+        yield client
 
 
 async def test_requests_past_the_per_client_limit_get_429_with_retry_after(

@@ -19,12 +19,12 @@ from tests.sandbox.conftest import (
     CONVERSATION,
     TEST_FLOWS,
     CallbackReceiver,
+    authorized,
     finished,
     launch,
     make_config,
     poll_until,
     register_callback_action,
-    token_for,
 )
 from tests.sandbox.test_notifications import new_channel, next_frame
 
@@ -83,11 +83,8 @@ async def history_sandbox(
     **overrides: Any,
 ) -> AsyncIterator[tuple[RunningSandbox, httpx.AsyncClient]]:
     settings = {"flows": HISTORY_FLOWS, "rate_limit_per_minute": 100_000, **overrides}
-    async with running_sandbox(make_config(**settings)) as sandbox:
-        token = await token_for(sandbox.base_url)
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=sandbox.base_url, headers=headers) as api:
-            yield sandbox, api
+    async with running_sandbox(make_config(**settings)) as sandbox, authorized(sandbox) as api:
+        yield sandbox, api
 
 
 @pytest.fixture
