@@ -41,3 +41,13 @@ def test_without_keys_an_insecure_api_is_called_anonymously() -> None:
     request = request_with(None)
     assert ApiKeys([], [], insecure=True).require(request, write=True) == ANONYMOUS
     assert identity_of(request_with(None)) == ANONYMOUS
+
+
+def test_a_bare_key_is_identified_without_a_request() -> None:
+    assert KEYS.identify(OPS) == Identity("ops", write=True)
+    assert KEYS.identify(READER) == Identity("dashboards", write=False)
+    assert KEYS.identify("x" * 20) is None
+    assert KEYS.identify("") is None
+    assert KEYS.identify(f"Bearer {OPS}") is None  # a bare key, not a header
+    open_keys = ApiKeys([], [], insecure=True)
+    assert open_keys.identify("anything") == ANONYMOUS
