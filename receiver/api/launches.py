@@ -13,11 +13,13 @@ from receiver.api.bodies import MalformedJSON, UnsupportedMediaType, json_body
 from receiver.api.events import Event
 from receiver.api.launch_models import (
     Launch,
-    LaunchDetail,
     LaunchHistory,
     LaunchQuery,
     LaunchRequest,
     Rejection,
+)
+from receiver.api.launch_models import (
+    LaunchDetail as LaunchDetail,  # terminations.py's import from here
 )
 from receiver.api.refusals import refusal_failures, refusal_status
 from receiver.launches.service import (
