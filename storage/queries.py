@@ -65,8 +65,14 @@ def list_dead_letters(
     return _fetch(engine, statement)
 
 
+_LARGEST_ID = 2**63 - 1
+
+
 def get_dead_letter(engine: Engine, letter_id: int) -> RowMapping | None:
     """One dead letter, or None."""
+    if not 0 < letter_id <= _LARGEST_ID:
+        # Ids are positive BIGINTs: a larger number names nothing (and overflows the driver).
+        return None
     rows = _fetch(engine, select(dead_letters).where(dead_letters.c.id == letter_id))
     return rows[0] if rows else None
 

@@ -23,9 +23,9 @@ from receiver.genesys.config import GenesysConfig
 from receiver.settings import values
 from receiver.settings.actions import SETTINGS as ACTIONS_SETTINGS
 from receiver.settings.actions import ActionsConfig, actions_config
-from receiver.settings.declaration import DECLARATION, Setting, setting, setting_group
 from receiver.settings.console import SETTINGS as CONSOLE_SETTINGS
 from receiver.settings.console import ConsoleConfig, console_config
+from receiver.settings.declaration import DECLARATION, Setting, setting, setting_group
 from receiver.settings.genesys import DEFAULT_REGION, genesys_config, region
 from receiver.settings.rollups import SETTINGS as ROLLUPS_SETTINGS
 from receiver.settings.rollups import RollupsConfig, rollups_config

@@ -197,6 +197,6 @@ class AuditRecord(SQLModel, table=True):
 from storage.tables.actions import ActionRun  # noqa: E402
 
 __all__ = ["ActionRun", "AuditRecord", "DeadLetter", "Event", "Launch"]
-from storage.tables.webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage  # noqa: E402, F401
-from storage.tables.tracking import HistoryPull, TrackingGap, TrackingLease  # noqa: E402, F401
 from storage.tables.rollups import RollupFlow  # noqa: E402, F401
+from storage.tables.tracking import HistoryPull, TrackingGap, TrackingLease  # noqa: E402, F401
+from storage.tables.webhooks import WebhookAttempt, WebhookEndpoint, WebhookMessage  # noqa: E402, F401

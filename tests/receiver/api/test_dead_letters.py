@@ -88,3 +88,6 @@ async def test_replaying_needs_a_write_key_and_an_existing_dead_letter(
     missing = await _replay(client, 999_999)
     assert missing.status_code == 404
     assert missing.json()["error"] == "dead_letter_not_found"
+    beyond_any_id = await _replay(client, 2**63)
+    assert beyond_any_id.status_code == 404
+    assert beyond_any_id.json()["error"] == "dead_letter_not_found"
