@@ -2,8 +2,10 @@
 
 ``POST /api/v2/flows/instances/query`` has no paging and "cannot guarantee that the
 query returns the most recent 200" (§16.B.3): a window whose ``total`` reaches the cap
-is halved, and each half asked again, down to one second (more than 200 runs started
-within one second are logged as ``history_pull.capped``; some are then not found).
+is halved, and each half asked again, down to one millisecond, the precision of the
+query's times (more than 200 runs started within one millisecond are logged as
+``history_pull.capped``; some are then not found). A burst of launches puts hundreds of
+runs into one second, so a coarser floor would lose them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from receiver.genesys.instances import FlowInstance, FlowInstancesApi
 
 log = logging.getLogger("flowtrack.history_pull")
 
-MIN_WINDOW = timedelta(seconds=1)
+MIN_WINDOW = timedelta(milliseconds=1)
 
 
 async def find_runs(
@@ -33,7 +35,8 @@ async def find_runs(
     if not answer.capped or until - since <= MIN_WINDOW:
         if answer.capped:
             log.warning(
-                f"over 200 runs of flow {flow_id} started within one second: some are not found",
+                f"over 200 runs of flow {flow_id} started within one millisecond: "
+                "some are not found",
                 extra={"action": "history_pull.capped", "flow_id": flow_id},
             )
         return list(answer.instances)

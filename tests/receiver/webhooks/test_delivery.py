@@ -6,6 +6,7 @@ from standardwebhooks import Webhook
 
 from receiver.serving.server import RunningServer
 from tests.conftest import CALLBACK_TOKEN
+from tests.polling import poll_until
 from tests.receiver.webhooks.conftest import (
     FLOW,
     OTHER_FLOW,
@@ -52,8 +53,12 @@ async def test_an_ended_launch_sends_one_signed_message_to_each_subscribed_endpo
     # messages by now.
     assert await log_of(api, failed_only["id"]) == []
     assert await log_of(api, other_flow["id"]) == []
-    delivered = await log_of(api, completed["id"])
-    assert [each["state"] for each in delivered] == ["delivered"]
+    # The attempt is recorded after the receiver's answer (attempts are batched): poll.
+    delivered = await poll_until(
+        lambda: log_of(api, completed["id"]),
+        lambda log: [each["state"] for each in log] == ["delivered"],
+        within=10,
+    )
     sent_there = next(each for each in got if each.path == "/completed")
     assert delivered[0]["messageId"] == sent_there.headers["webhook-id"]
 
